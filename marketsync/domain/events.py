@@ -1,0 +1,215 @@
+"""The facts marketsync records in its event log.
+
+Every event is a frozen dataclass with JSON-native fields (strings, numbers, tuples of small
+records), so ``to_data``/``from_data`` are plain and replay reads exactly what was written.
+Times are seconds since the epoch (``at``), set by the code that decided the event, so that
+folding an event never looks at a clock.
+
+One registry (:data:`EVENT_TYPES`) maps the type name stored in the log to the class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+SCHEMA_VERSION = 1
+
+E = TypeVar("E", bound="Event")
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+def event_type(name: str) -> Callable[[type[E]], type[E]]:
+    """Register an event class under the type name stored in the log."""
+
+    def register(cls: type[E]) -> type[E]:
+        if name in EVENT_TYPES:
+            raise ValueError(f"event type {name} registered twice")
+        cls.type_name = name
+        EVENT_TYPES[name] = cls
+        return cls
+
+    return register
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Event:
+    type_name: ClassVar[str] = ""
+    nested: ClassVar[Mapping[str, type[Any]]] = {}
+
+    at: float
+
+    def to_data(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_data(cls: type[E], data: Mapping[str, Any]) -> E:
+        values = dict(data)
+        for name, record in cls.nested.items():
+            values[name] = tuple(record(**item) for item in values.get(name, ()))
+        return cls(**values)
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def sku_stream(account: str, marketplace: str, sku: str) -> str:
+    return f"sku:{account}:{marketplace}:{sku}"
+
+
+def job_stream(job_id: int) -> str:
+    return f"job:{job_id}"
+
+
+# --- storefront changes (stream: one per account, marketplace and SKU) -------------------
+
+
+@event_type("ChangeRecorded")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChangeRecorded(Event):
+    """A storefront's stock or price change, as received (event id = the storefront's id)."""
+
+    account: str
+    marketplace: str
+    sku: str
+    version: int
+    quantity: int | None = None
+    price: str | None = None
+    currency: str | None = None
+    occurred_at: str = ""
+
+
+# --- jobs (stream: one per job) --------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobItem:
+    """One SKU a job carries, with the versions of the values it sends."""
+
+    sku: str
+    message_id: int
+    quantity: int | None = None
+    quantity_version: int | None = None
+    price: str | None = None
+    currency: str | None = None
+    price_version: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ItemRejection:
+    sku: str
+    code: str
+    message: str
+
+
+@event_type("JobReserved")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobReserved(Event):
+    """A job id was allocated and its items claimed from the pending queue."""
+
+    nested: ClassVar[Mapping[str, type[Any]]] = {"items": JobItem}
+
+    job_id: int
+    account: str
+    marketplace: str
+    job_type: str
+    items: tuple[JobItem, ...]
+
+
+@event_type("JobCreated")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobCreated(Event):
+    """The feed content is frozen: this exact document is what will be sent."""
+
+    job_id: int
+    feed_type: str
+    document: str
+    document_sha256: str
+
+
+@event_type("JobProcessingStarted")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobProcessingStarted(Event):
+    """Submission to Amazon began; from here the job can no longer be canceled."""
+
+    job_id: int
+
+
+@event_type("FeedDocumentUploaded")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeedDocumentUploaded(Event):
+    job_id: int
+    document_id: str
+
+
+@event_type("FeedSubmitted")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeedSubmitted(Event):
+    """Amazon holds the feed. ``recovered`` when found by getFeeds after a crash."""
+
+    job_id: int
+    feed_id: str
+    recovered: bool = False
+
+
+@event_type("FeedStatusObserved")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeedStatusObserved(Event):
+    """Amazon reported a new processing status (recorded only when it changes)."""
+
+    job_id: int
+    feed_id: str
+    status: str
+
+
+@event_type("ApiCallDeferred")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApiCallDeferred(Event):
+    """A call for this job was throttled or failed transiently and will be tried again."""
+
+    job_id: int
+    operation: str
+    reason: str
+    retry_at: float
+
+
+@event_type("FeedReportReceived")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeedReportReceived(Event):
+    """Amazon's processing report, and what it means for each item the job carried."""
+
+    nested: ClassVar[Mapping[str, type[Any]]] = {"rejected": ItemRejection}
+
+    job_id: int
+    feed_id: str
+    report: str
+    accepted: tuple[str, ...]
+    rejected: tuple[ItemRejection, ...]
+    retry_at: float
+
+
+@event_type("JobEnded")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobEnded(Event):
+    """The job reached a final state: ``done``, ``error`` or ``canceled``.
+
+    For error and canceled, every item still in the job returns to the pending queue;
+    ``retry_at`` is when an errored item may be sent again.
+    """
+
+    job_id: int
+    status: str
+    reason: str = ""
+    retry_at: float = 0.0
+
+
+def decode(type_name: str, data: Mapping[str, Any]) -> Event:
+    try:
+        cls = EVENT_TYPES[type_name]
+    except KeyError:
+        raise ValueError(f"unknown event type {type_name!r}") from None
+    return cls.from_data(data)

@@ -1,0 +1,44 @@
+"""The :class:`~marketsync.domain.fold.States` port over plain dictionaries.
+
+Used by the auditor's replay (fast: the whole rebuild happens in memory, then is written out
+once) and by unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from marketsync.domain.fold import SkuKey
+from marketsync.domain.jobs import JobState
+from marketsync.domain.sku import SkuState, new_sku
+
+
+class MemoryStates:
+    def __init__(self) -> None:
+        self.skus: dict[SkuKey, SkuState] = {}
+        self.jobs: dict[int, JobState] = {}
+        self._members: dict[int, set[SkuKey]] = {}
+
+    def sku(self, key: SkuKey) -> SkuState:
+        return self.skus.get(key) or new_sku(*key)
+
+    def prefetch(self, keys: Iterable[SkuKey]) -> None:
+        return None
+
+    def skus_in_job(self, job_id: int) -> list[SkuState]:
+        return [self.skus[k] for k in sorted(self._members.get(job_id, ()))]
+
+    def put_sku(self, state: SkuState) -> None:
+        key = state.key
+        previous = self.skus.get(key)
+        if previous is not None and previous.job_id is not None:
+            self._members.get(previous.job_id, set()).discard(key)
+        if state.job_id is not None:
+            self._members.setdefault(state.job_id, set()).add(key)
+        self.skus[key] = state
+
+    def job(self, job_id: int) -> JobState | None:
+        return self.jobs.get(job_id)
+
+    def put_job(self, state: JobState) -> None:
+        self.jobs[state.job_id] = state
