@@ -104,6 +104,7 @@ class ItemRejection:
     sku: str
     code: str
     message: str
+    retry_at: float = 0.0  # when the item may be sent again
 
 
 @event_type("JobReserved")
@@ -189,7 +190,6 @@ class FeedReportReceived(Event):
     report: str
     accepted: tuple[str, ...]
     rejected: tuple[ItemRejection, ...]
-    retry_at: float
 
 
 @event_type("JobEnded")

@@ -65,7 +65,7 @@ def _fold_report(states: States, event: FeedReportReceived) -> JobState:
         states.put_sku(sku.accept(state, event.at))
     for rejection in event.rejected:
         state = states.sku((account, marketplace, rejection.sku))
-        states.put_sku(sku.reject(state, rejection.code, rejection.message, event.retry_at))
+        states.put_sku(sku.reject(state, rejection.code, rejection.message, rejection.retry_at))
     return job
 
 

@@ -103,7 +103,7 @@ def test_acceptance_keeps_a_newer_change_pending() -> None:
     fold(
         states,
         FeedReportReceived(
-            at=4.0, job_id=1, feed_id="F1", report="{}", accepted=("A",), rejected=(), retry_at=0.0
+            at=4.0, job_id=1, feed_id="F1", report="{}", accepted=("A",), rejected=()
         ),
     )
     state = states.sku(("acc", "MP", "A"))

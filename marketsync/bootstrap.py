@@ -1,0 +1,163 @@
+"""The composition root: builds stores, gateways and worker loops from one :class:`Settings`.
+
+Every runnable (``marketsync worker X``, ``marketsync run``, the demo, the tests) goes through
+these functions, so they all wire the same parts the same way. Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+import structlog
+
+from marketsync.amazon.feeds import FeedsGateway
+from marketsync.amazon.spapi import SpApiFeeds
+from marketsync.eventlog.database import DatabaseUnavailable, create_engine, migrate
+from marketsync.eventlog.store import EventStore
+from marketsync.projections.views import Projector
+from marketsync.settings import Settings
+from marketsync.workers.batcher import Batcher
+from marketsync.workers.broker import BatchConsumer, Topology, connect
+from marketsync.workers.poller import GatewayFactory, Poller
+
+log = structlog.get_logger(__name__)
+
+WORKERS = ("batcher", "poller", "projector")
+
+
+def open_store(settings: Settings) -> EventStore:
+    """The event store, its schema migrated to the newest version."""
+    engine = create_engine(settings.database_url)
+    migrate(engine)
+    return EventStore(engine)
+
+
+def gateways(settings: Settings) -> GatewayFactory:
+    """One Feeds client per account and marketplace, made on first use."""
+    made: dict[tuple[str, str], FeedsGateway] = {}
+    lock = threading.Lock()
+
+    def gateway(account: str, marketplace: str) -> FeedsGateway:
+        with lock:
+            key = (account, marketplace)
+            if key not in made:
+                made[key] = SpApiFeeds(settings.account(account), marketplace, settings.amazon)
+            return made[key]
+
+    return gateway
+
+
+@dataclass
+class Stopper:
+    """Set by SIGTERM/SIGINT (or by a test); every loop watches it."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        self.event.set()
+        for callback in self.callbacks:
+            callback()
+
+    def install_signal_handlers(self) -> None:
+        def handle(signum: int, _frame: FrameType | None) -> None:
+            log.info("stopping", signal=signal.Signals(signum).name)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+
+def run_batcher(
+    settings: Settings, store: EventStore, stopper: Stopper, topology: Topology = Topology()
+) -> None:
+    batcher = Batcher(store, settings)
+    p = settings.pipeline
+
+    def form_jobs() -> None:
+        try:
+            batcher.form_jobs()
+        except DatabaseUnavailable as e:
+            log.warning("form_jobs_deferred", reason=str(e))
+        if stopper.event.is_set():
+            consumer.should_stop = True
+
+    with connect(settings.amqp_url) as connection:
+        consumer = BatchConsumer(
+            connection,
+            batcher.handle,
+            on_idle=form_jobs,
+            batch_size=p.batch_size,
+            batch_wait=p.batch_wait,
+            idle_interval=min(1.0, p.gathering_window / 2),
+            topology=topology,
+        )
+        stopper.callbacks.append(lambda: setattr(consumer, "should_stop", True))
+        log.info("worker_started", worker="batcher", queue=topology.batcher_queue.name)
+        consumer.run_forever()
+
+
+def _loop(name: str, step: Callable[[], int], stopper: Stopper, idle: float) -> None:
+    log.info("worker_started", worker=name)
+    while not stopper.event.is_set():
+        try:
+            busy = step()
+        except DatabaseUnavailable as e:
+            log.warning("database_unavailable", worker=name, reason=str(e))
+            stopper.event.wait(2.0)
+            continue
+        if not busy:
+            stopper.event.wait(idle)
+    log.info("worker_stopped", worker=name)
+
+
+def run_poller(
+    settings: Settings, store: EventStore, stopper: Stopper, gateway: GatewayFactory | None = None
+) -> None:
+    poller = Poller(store, settings, gateway or gateways(settings))
+    _loop("poller", poller.tick, stopper, idle=min(0.5, settings.pipeline.poll_interval))
+
+
+def run_projector(settings: Settings, store: EventStore, stopper: Stopper) -> None:
+    projector = Projector(store)
+    _loop("projector", projector.run_once, stopper, idle=0.2)
+
+
+def run_workers(
+    settings: Settings,
+    names: tuple[str, ...],
+    stopper: Stopper,
+    topology: Topology = Topology(),
+    gateway: GatewayFactory | None = None,
+) -> list[threading.Thread]:
+    """Start the named workers in threads of this process (``marketsync run``, the demo)."""
+    store = open_store(settings)
+    targets: dict[str, Callable[[], None]] = {
+        "batcher": lambda: run_batcher(settings, store, stopper, topology),
+        "poller": lambda: run_poller(settings, store, stopper, gateway),
+        "projector": lambda: run_projector(settings, store, stopper),
+    }
+    threads = []
+    for name in names:
+        thread = threading.Thread(
+            target=_guarded(name, targets[name], stopper), name=name, daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    return threads
+
+
+def _guarded(name: str, target: Callable[[], None], stopper: Stopper) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            target()
+        except Exception:
+            log.exception("worker_crashed", worker=name)
+            stopper.stop()
+            raise
+
+    return run

@@ -1,0 +1,133 @@
+"""SQL-backed :class:`~marketsync.domain.fold.States`: a unit of work over the state tables.
+
+Rows are loaded on first use (or in bulk through :meth:`SqlStates.prefetch`), changed in
+memory by the fold, and written back in one batch by :meth:`SqlStates.flush`, inside the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from marketsync.domain.fold import SkuKey
+from marketsync.domain.jobs import JobState, JobStatus
+from marketsync.domain.sku import SkuState, new_sku
+
+CHUNK = 500
+
+
+def sku_from_row(row: Mapping[str, Any]) -> SkuState:
+    return SkuState(**row)
+
+
+def job_from_row(row: Mapping[str, Any]) -> JobState:
+    values = dict(row)
+    values["status"] = JobStatus(values["status"])
+    return JobState(**values)
+
+
+def state_row(state: SkuState | JobState) -> dict[str, Any]:
+    return {name: getattr(state, name) for name in state.__dataclass_fields__}
+
+
+def upsert(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert or replace ``rows`` by primary key, in one statement per chunk."""
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    statement = statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys},
+    )
+    for start in range(0, len(rows), CHUNK * 4):
+        connection.execute(statement, rows[start : start + CHUNK * 4])
+
+
+class SqlStates:
+    def __init__(self, connection: Connection, skus: sa.Table, jobs: sa.Table) -> None:
+        self._connection = connection
+        self._skus_table = skus
+        self._jobs_table = jobs
+        self._skus: dict[SkuKey, SkuState] = {}
+        self._jobs: dict[int, JobState | None] = {}
+        self._dirty_skus: set[SkuKey] = set()
+        self._dirty_jobs: set[int] = set()
+
+    # --- SKUs ---------------------------------------------------------------------------
+
+    def _key_clause(self, keys: list[SkuKey]) -> sa.ColumnElement[bool]:
+        t = self._skus_table
+        return sa.tuple_(t.c.account, t.c.marketplace, t.c.sku).in_(keys)
+
+    def prefetch(self, keys: Iterable[SkuKey]) -> None:
+        missing = list(dict.fromkeys(k for k in keys if k not in self._skus))
+        for start in range(0, len(missing), CHUNK):
+            chunk = missing[start : start + CHUNK]
+            query = sa.select(self._skus_table).where(self._key_clause(chunk))
+            for row in self._connection.execute(query).mappings():
+                state = sku_from_row(row)
+                self._skus[state.key] = state
+            for key in chunk:
+                self._skus.setdefault(key, new_sku(*key))
+
+    def remember(self, states: Iterable[SkuState]) -> None:
+        """Cache rows the caller already read (not marked changed)."""
+        for state in states:
+            self._skus.setdefault(state.key, state)
+
+    def sku(self, key: SkuKey) -> SkuState:
+        if key not in self._skus:
+            self.prefetch([key])
+        return self._skus[key]
+
+    def skus_in_job(self, job_id: int) -> list[SkuState]:
+        t = self._skus_table
+        query = sa.select(t).where(t.c.job_id == job_id)
+        for row in self._connection.execute(query).mappings():
+            state = sku_from_row(row)
+            self._skus.setdefault(state.key, state)
+        return sorted((s for s in self._skus.values() if s.job_id == job_id), key=lambda s: s.key)
+
+    def put_sku(self, state: SkuState) -> None:
+        self._skus[state.key] = state
+        self._dirty_skus.add(state.key)
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    def job(self, job_id: int) -> JobState | None:
+        if job_id not in self._jobs:
+            t = self._jobs_table
+            row = self._connection.execute(sa.select(t).where(t.c.job_id == job_id)).mappings()
+            found = row.first()
+            self._jobs[job_id] = job_from_row(found) if found else None
+        return self._jobs[job_id]
+
+    def put_job(self, state: JobState) -> None:
+        self._jobs[state.job_id] = state
+        self._dirty_jobs.add(state.job_id)
+
+    def max_job_id(self) -> int:
+        t = self._jobs_table
+        stored = self._connection.execute(sa.select(sa.func.max(t.c.job_id))).scalar() or 0
+        cached = max((j for j, s in self._jobs.items() if s is not None), default=0)
+        return max(int(stored), cached)
+
+    # --- write back -------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        upsert(
+            self._connection,
+            self._skus_table,
+            [state_row(self._skus[k]) for k in sorted(self._dirty_skus)],
+        )
+        jobs = [self._jobs[j] for j in sorted(self._dirty_jobs)]
+        upsert(self._connection, self._jobs_table, [state_row(j) for j in jobs if j])
+        self._dirty_skus.clear()
+        self._dirty_jobs.clear()

@@ -1,0 +1,147 @@
+"""The event store: append events and the worker state they change, in one transaction.
+
+A :class:`WriteTx` is the only way to change worker state: :meth:`WriteTx.record` folds an
+event into the cached state (the same fold replay uses), and on commit the events and the
+changed rows are written together under the store-wide write lock.
+
+Errors::
+
+    DatabaseUnavailable      (database.py) connection lost or refused: retry the whole step
+    DuplicateEvent           an event id or stream version that is already in the log
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from marketsync.domain.events import SCHEMA_VERSION, Event, decode, new_event_id
+from marketsync.domain.fold import fold, stream_version
+from marketsync.eventlog import tables
+from marketsync.eventlog.database import DatabaseUnavailable, take_write_lock
+from marketsync.eventlog.states import SqlStates
+
+
+class DuplicateEvent(Exception):
+    """The log already holds this event id or stream version."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    position: int
+    event_id: str
+    stream: str
+    version: int
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: float
+
+    @property
+    def event(self) -> Event:
+        return decode(self.type, self.data)
+
+
+@dataclass
+class WriteTx:
+    connection: Connection
+    states: SqlStates
+    _rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(
+        self, event: Event, *, event_id: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> None:
+        """Fold ``event`` into the state and queue it for the log."""
+        fold(self.states, event)
+        stream, version = stream_version(self.states, event)
+        self._rows.append(
+            {
+                "event_id": event_id or new_event_id(),
+                "stream": stream,
+                "version": version,
+                "type": event.type_name,
+                "schema_version": SCHEMA_VERSION,
+                "data": event.to_data(),
+                "metadata": metadata or {},
+                "recorded_at": time.time(),
+            }
+        )
+
+    def known_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        t = tables.events
+        found: set[str] = set()
+        for start in range(0, len(event_ids), 500):
+            chunk = list(event_ids[start : start + 500])
+            query = sa.select(t.c.event_id).where(t.c.event_id.in_(chunk))
+            found.update(self.connection.execute(query).scalars())
+        return found
+
+    def next_job_id(self) -> int:
+        return self.states.max_job_id() + 1
+
+    def flush(self) -> None:
+        if self._rows:
+            self.connection.execute(sa.insert(tables.events), self._rows)
+            self._rows.clear()
+        self.states.flush()
+
+
+class EventStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def write(self) -> Iterator[WriteTx]:
+        """One atomic step: events appended and worker state changed together, or neither."""
+        try:
+            with self.engine.connect() as raw:
+                connection = raw.execution_options(marketsync_write=True)
+                with connection.begin():
+                    take_write_lock(connection)
+                    tx = WriteTx(connection, SqlStates(connection, **tables.STATE_TABLES))
+                    yield tx
+                    tx.flush()
+        except sa.exc.IntegrityError as e:
+            raise DuplicateEvent(str(e.orig)) from e
+        except sa.exc.OperationalError as e:
+            raise DatabaseUnavailable(str(e.orig)) from e
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot on both databases."""
+        try:
+            with self.engine.connect() as connection, connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    )
+                yield connection
+        except sa.exc.OperationalError as e:
+            raise DatabaseUnavailable(str(e.orig)) from e
+
+
+def read_events(
+    connection: Connection, after: int, limit: int, up_to: int | None = None
+) -> list[RecordedEvent]:
+    t = tables.events
+    query = sa.select(t).where(t.c.position > after).order_by(t.c.position).limit(limit)
+    if up_to is not None:
+        query = query.where(t.c.position <= up_to)
+    return [RecordedEvent(**row) for row in connection.execute(query).mappings()]
+
+
+def read_stream(connection: Connection, stream: str) -> list[RecordedEvent]:
+    t = tables.events
+    query = sa.select(t).where(t.c.stream == stream).order_by(t.c.version)
+    return [RecordedEvent(**row) for row in connection.execute(query).mappings()]
+
+
+def head(connection: Connection) -> int:
+    value = connection.execute(sa.select(sa.func.max(tables.events.c.position))).scalar()
+    return int(value or 0)

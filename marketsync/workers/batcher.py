@@ -1,0 +1,196 @@
+"""The batcher: storefront events into the log and the pending queue; pending into jobs.
+
+Two steps, each one transaction:
+
+* :meth:`Batcher.record` takes a batch of parsed storefront events, drops the ones already
+  in the log (the event id is the idempotency key), and records the rest as
+  ``ChangeRecorded``: the same transaction appends the events and folds them into the SKU
+  state. Only after it commits does the consumer ack the messages.
+* :meth:`Batcher.form_jobs` reserves a job per account and marketplace when the batching
+  policy says so and both createFeed buckets (createFeed and JSON_LISTINGS_FEED) hold a
+  token, taken in the same transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import structlog
+
+from marketsync.domain.batching import BatchPolicy, plan_job
+from marketsync.domain.events import ChangeRecorded, JobReserved
+from marketsync.domain.feed_document import FEED_TYPE
+from marketsync.domain.sku import SkuState
+from marketsync.domain.token_bucket import DEFAULT_LIMITS
+from marketsync.eventlog import tables
+from marketsync.eventlog.coordination import take_tokens, tokens_wait
+from marketsync.eventlog.database import DatabaseUnavailable
+from marketsync.eventlog.states import sku_from_row
+from marketsync.eventlog.store import EventStore, WriteTx
+from marketsync.schemas.storefront import ProductChanged, StorefrontEvent, parse_message
+from marketsync.schemas.validation import InvalidMessage
+from marketsync.settings import AccountSettings, Limit, Settings
+from marketsync.workers.errors import TransientFailure
+
+log = structlog.get_logger(__name__)
+
+SUBMISSION_BUCKETS = ("createFeed", FEED_TYPE)
+
+
+class NotAccepted(Exception):
+    """A well-formed event the pipeline cannot take (unknown account, marketplace, type)."""
+
+
+def limit_for(account: AccountSettings, operation: str) -> Limit:
+    """The account's configured limit for ``operation``, else Amazon's published default."""
+    if operation in account.limits:
+        return account.limits[operation]
+    rate, burst = DEFAULT_LIMITS[operation]
+    return Limit(rate, burst)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    recorded: int
+    duplicates: int
+
+
+class Batcher:
+    def __init__(
+        self, store: EventStore, settings: Settings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        p = settings.pipeline
+        self.policy = BatchPolicy(
+            gathering_window=p.gathering_window,
+            max_age=p.max_age,
+            max_messages=p.max_messages_per_feed,
+            max_document_bytes=p.max_document_bytes,
+        )
+
+    # --- intake -----------------------------------------------------------------------------
+
+    def check(self, event: StorefrontEvent) -> None:
+        """Raise :class:`NotAccepted` for an event this pipeline cannot take."""
+        if event.account not in self.settings.account_names:
+            raise NotAccepted(f"account {event.account!r} is not configured")
+        account = self.settings.account(event.account)
+        if event.marketplace_id not in account.marketplaces:
+            raise NotAccepted(
+                f"marketplace {event.marketplace_id} is not configured for account "
+                f"{event.account!r}"
+            )
+        if not isinstance(event, ProductChanged):
+            raise NotAccepted(f"event type {type(event).__name__} is not handled yet")
+
+    def handle(self, bodies: Sequence[bytes]) -> list[str | None]:
+        """Parse, check and record message bodies; per body None or why it is refused."""
+        verdicts: list[str | None] = []
+        accepted: list[StorefrontEvent] = []
+        for body in bodies:
+            try:
+                event = parse_message(body)
+                self.check(event)
+            except (InvalidMessage, NotAccepted) as e:
+                verdicts.append(str(e))
+                continue
+            accepted.append(event)
+            verdicts.append(None)
+        if accepted:
+            try:
+                self.record(accepted)
+            except DatabaseUnavailable as e:
+                raise TransientFailure(str(e)) from e
+        return verdicts
+
+    def record(self, events: Sequence[StorefrontEvent]) -> Recorded:
+        """Append new events and fold them into the pending queue, atomically."""
+        now = self.clock()
+        with self.store.write() as tx:
+            known = tx.known_event_ids([e.id for e in events])
+            fresh = [e for e in dict((e.id, e) for e in events).values() if e.id not in known]
+            tx.states.prefetch((e.account, e.marketplace_id, e.sku) for e in fresh)
+            for event in fresh:
+                if not isinstance(event, ProductChanged):
+                    raise NotAccepted(f"event type {type(event).__name__} is not handled yet")
+                tx.record(_change(event, now), event_id=event.id, metadata={"source": "storefront"})
+        return Recorded(recorded=len(fresh), duplicates=len(events) - len(fresh))
+
+    # --- job formation ----------------------------------------------------------------------
+
+    def form_jobs(self) -> list[int]:
+        """Reserve every job the policy and the buckets allow now; their ids."""
+        formed = []
+        for account in self.settings.accounts:
+            for marketplace in account.marketplaces:
+                job_id = self._form_job(account, marketplace)
+                if job_id is not None:
+                    formed.append(job_id)
+        return formed
+
+    def _form_job(self, account: AccountSettings, marketplace: str) -> int | None:
+        now = self.clock()
+        limits = {op: limit_for(account, op) for op in SUBMISSION_BUCKETS}
+        with self.store.write() as tx:
+            if tokens_wait(tx.connection, account.name, limits, now) > 0:
+                return None
+            candidates = _eligible(tx, account.name, marketplace, now, self.policy.max_messages)
+            plan = plan_job(candidates, marketplace, now, self.policy)
+            if plan is None or take_tokens(tx.connection, account.name, limits, now) > 0:
+                return None
+            job_id = tx.next_job_id()
+            tx.record(
+                JobReserved(
+                    at=now,
+                    job_id=job_id,
+                    account=account.name,
+                    marketplace=marketplace,
+                    job_type=plan.job_type,
+                    items=plan.items,
+                )
+            )
+        log.info(
+            "job_reserved",
+            job_id=job_id,
+            account=account.name,
+            marketplace=marketplace,
+            job_type=plan.job_type,
+            items=len(plan.items),
+        )
+        return job_id
+
+
+def _change(event: ProductChanged, now: float) -> ChangeRecorded:
+    return ChangeRecorded(
+        at=now,
+        account=event.account,
+        marketplace=event.marketplace_id,
+        sku=event.sku,
+        version=event.version,
+        quantity=event.quantity,
+        price=str(event.price.amount) if event.price else None,
+        currency=event.price.currency if event.price else None,
+        occurred_at=event.occurred_at.isoformat(),
+    )
+
+
+def _eligible(
+    tx: WriteTx, account: str, marketplace: str, now: float, limit: int
+) -> list[SkuState]:
+    """SKUs that may go into a new job now, oldest pending first."""
+    t = tables.sku_state
+    query = (
+        sa.select(t)
+        .where(t.c.account == account, t.c.marketplace == marketplace)
+        .where(t.c.pending_since.is_not(None), t.c.job_id.is_(None), t.c.not_before <= now)
+        .order_by(t.c.pending_since, t.c.sku)
+        .limit(limit)
+    )
+    states = [sku_from_row(row) for row in tx.connection.execute(query).mappings()]
+    tx.states.remember(states)
+    return states

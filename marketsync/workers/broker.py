@@ -1,0 +1,197 @@
+"""The one module that imports kombu: topology, and a consumer that settles in batches.
+
+Topology (declared idempotently by every worker that consumes)::
+
+    exchange <prefix>.storefront (topic) ──#──▶ quorum queue marketsync.batcher
+        x-dead-letter-exchange marketsync.storefront.dead, x-delivery-limit 5
+    exchange marketsync.storefront.dead (fanout) ──▶ quorum queue marketsync.storefront.dead
+
+:class:`BatchConsumer` hands the handler up to ``batch_size`` message bodies at a time. The
+handler commits, then says per body ``None`` (done) or a reason (dead-letter it). Only then
+are the messages settled: a dead letter is republished with its reason in the
+``x-marketsync-reason`` header (confirmed) before the original is acked. If the handler
+raises, nothing is acked and the batch is retried; a message that breaks the handler by
+itself is found by retrying one at a time and dead-lettered with the error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from kombu import Connection, Consumer, Exchange, Message, Producer, Queue
+from kombu.mixins import ConsumerMixin
+
+from marketsync.workers.errors import TransientFailure
+
+log = structlog.get_logger(__name__)
+
+REASON_HEADER = "x-marketsync-reason"
+DELIVERY_LIMIT = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """Exchange and queue names. The default prefix gives the v1 contract's names; a demo or
+    a test run uses its own prefix so that it never touches another run's messages."""
+
+    prefix: str = "marketsync"
+
+    @property
+    def exchange(self) -> Exchange:
+        return Exchange(f"{self.prefix}.storefront", type="topic", durable=True)
+
+    @property
+    def dead_exchange(self) -> Exchange:
+        return Exchange(f"{self.prefix}.storefront.dead", type="fanout", durable=True)
+
+    @property
+    def batcher_queue(self) -> Queue:
+        return Queue(
+            f"{self.prefix}.batcher",
+            exchange=self.exchange,
+            routing_key="#",
+            durable=True,
+            queue_arguments={
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": self.dead_exchange.name,
+                "x-delivery-limit": DELIVERY_LIMIT,
+            },
+        )
+
+    @property
+    def dead_queue(self) -> Queue:
+        return Queue(
+            f"{self.prefix}.storefront.dead",
+            exchange=self.dead_exchange,
+            routing_key="",
+            durable=True,
+            queue_arguments={"x-queue-type": "quorum"},
+        )
+
+    def declare(self, connection: Connection) -> None:
+        channel = connection.default_channel
+        for queue in (self.batcher_queue, self.dead_queue):
+            queue.bind(channel).declare()
+
+    def delete(self, connection: Connection) -> None:
+        """Remove this prefix's queues and exchanges (demo and test clean-up)."""
+        channel = connection.default_channel
+        for queue in (self.batcher_queue, self.dead_queue):
+            queue.bind(channel).delete()
+        for exchange in (self.exchange, self.dead_exchange):
+            exchange.bind(channel).delete()
+
+
+Handler = Callable[[Sequence[bytes]], Sequence[str | None]]
+
+
+def connect(url: str) -> Connection:
+    """A kombu connection with publisher confirms; nothing connects until first use."""
+    return Connection(url, transport_options={"confirm_publish": True}, heartbeat=30)
+
+
+class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
+    def __init__(
+        self,
+        connection: Connection,
+        handler: Handler,
+        on_idle: Callable[[], None] = lambda: None,
+        batch_size: int = 500,
+        batch_wait: float = 0.05,
+        idle_interval: float = 1.0,
+        topology: Topology = Topology(),
+    ) -> None:
+        self.topology = topology
+        self.connection = connection
+        self.handler = handler
+        self.on_idle = on_idle
+        self.batch_size = batch_size
+        self.batch_wait = batch_wait
+        self.idle_interval = idle_interval
+        self._buffer: list[Message] = []
+        self._first_at = 0.0
+        self._idle_at = 0.0
+        self._producer: Producer | None = None
+
+    def get_consumers(self, consumer_cls: type[Consumer], channel: Any) -> list[Consumer]:
+        self.topology.declare(self.connection)
+        self._producer = Producer(channel)
+        # on_message: raw bodies, never decoded by kombu (a bad body must reach the handler)
+        consumer = consumer_cls(queues=[self.topology.batcher_queue], on_message=self._on_message)
+        consumer.qos(prefetch_count=self.batch_size * 2)
+        return [consumer]
+
+    def on_connection_revived(self) -> None:
+        self._buffer.clear()  # unacked messages come back on the new connection
+        log.info("broker_connected")
+
+    def run_forever(self) -> None:
+        self.run(safety_interval=self.batch_wait)
+
+    def _on_message(self, message: Message) -> None:
+        if not self._buffer:
+            self._first_at = time.monotonic()
+        self._buffer.append(message)
+        if len(self._buffer) >= self.batch_size:
+            self.flush()
+
+    def on_iteration(self) -> None:
+        now = time.monotonic()
+        if self._buffer and now - self._first_at >= self.batch_wait:
+            self.flush()
+        if now - self._idle_at >= self.idle_interval:
+            self._idle_at = now
+            self.on_idle()
+
+    def flush(self) -> None:
+        batch, self._buffer = self._buffer, []
+        while batch and not self.should_stop:
+            try:
+                verdicts = self._judge(batch)
+            except TransientFailure as e:
+                log.warning("batch_retry", reason=str(e), messages=len(batch))
+                time.sleep(1.0)
+                continue
+            self._settle(batch, verdicts)
+            return
+
+    def _judge(self, batch: list[Message]) -> Sequence[str | None]:
+        bodies = [m.body if isinstance(m.body, bytes) else bytes(m.body) for m in batch]
+        try:
+            return self.handler(bodies)
+        except TransientFailure:
+            raise
+        except Exception:
+            if len(batch) == 1:
+                log.exception("poison_message")
+                return ["internal error while handling this message; see the worker's log"]
+            return [v for m in batch for v in self._judge([m])]
+
+    def _settle(self, batch: list[Message], verdicts: Sequence[str | None]) -> None:
+        for message, reason in zip(batch, verdicts, strict=True):
+            if reason is not None:
+                self._dead_letter(message, reason)
+        batch[-1].ack(multiple=True)
+
+    def _dead_letter(self, message: Message, reason: str) -> None:
+        assert self._producer is not None
+        headers = dict(message.headers or {})
+        headers[REASON_HEADER] = reason
+        properties = message.properties or {}
+        self._producer.publish(
+            message.body,
+            exchange=self.topology.dead_exchange,
+            routing_key=message.delivery_info.get("routing_key", ""),
+            headers=headers,
+            content_type=message.content_type or "application/octet-stream",
+            content_encoding=message.content_encoding or "binary",
+            message_id=properties.get("message_id"),
+            delivery_mode=2,
+        )
+        log.warning(
+            "dead_lettered", reason=reason, routing_key=message.delivery_info.get("routing_key")
+        )

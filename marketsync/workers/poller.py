@@ -1,0 +1,335 @@
+"""The poller: drives each job from reserved to Amazon's verdict.
+
+Each call to :meth:`Poller.tick` leases the jobs that are due, advances each as far as it
+can go without waiting, records what happened, and schedules its next look. Every step is
+recorded *before* the next Amazon call that depends on it, so a crash anywhere is recovered
+from the log:
+
+* reserved → created: the document is built from the reserved items and frozen.
+* created → processing: one createFeedDocument token taken; from here no cancel.
+* processing: upload (FeedDocumentUploaded), then createFeed (FeedSubmitted). If a poller
+  died between the two calls, the next one first asks getFeeds for a feed of this
+  marketplace created since submission began that no other job owns, so no feed is ever
+  submitted twice.
+* waiting-for-result: getFeed until DONE, FATAL or CANCELLED; the report is read per item.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+import structlog
+
+from marketsync.amazon.feeds import (
+    AmazonError,
+    AuthFailed,
+    FeedInfo,
+    FeedsGateway,
+    Rejected,
+    Throttled,
+    Transient,
+)
+from marketsync.domain.events import (
+    ApiCallDeferred,
+    Event,
+    FeedDocumentUploaded,
+    FeedReportReceived,
+    FeedStatusObserved,
+    FeedSubmitted,
+    ItemRejection,
+    JobCreated,
+    JobEnded,
+    JobItem,
+    JobProcessingStarted,
+    JobReserved,
+    job_stream,
+)
+from marketsync.domain.feed_document import (
+    CONTENT_TYPE,
+    FEED_TYPE,
+    ReportUnreadable,
+    build_document,
+    read_report,
+    sha256,
+)
+from marketsync.domain.jobs import JobState, JobStatus
+from marketsync.eventlog import tables
+from marketsync.eventlog.coordination import claim_jobs, drain, reschedule, take_tokens
+from marketsync.eventlog.store import EventStore, read_stream
+from marketsync.settings import Settings
+from marketsync.workers.batcher import limit_for
+
+log = structlog.get_logger(__name__)
+
+GatewayFactory = Callable[[str, str], FeedsGateway]  # (account, marketplace) → gateway
+MAX_DEFER = 300.0
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(1 << 16):04x}"
+
+
+class Poller:
+    def __init__(
+        self,
+        store: EventStore,
+        settings: Settings,
+        gateway: GatewayFactory,
+        clock: Callable[[], float] = time.time,
+        owner: str | None = None,
+        lease: float = 60.0,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.gateway = gateway
+        self.clock = clock
+        self.owner = owner or owner_id()
+        self.lease = lease
+
+    def tick(self, limit: int = 20) -> int:
+        """Advance every due job once; how many were looked at."""
+        with self.store.write() as tx:
+            jobs = claim_jobs(tx.connection, self.owner, self.clock(), self.lease, limit)
+        for job in jobs:
+            next_check = self._advance(job)
+            with self.store.write() as tx:
+                reschedule(tx.connection, job.job_id, next_check)
+        return len(jobs)
+
+    # --- recording -----------------------------------------------------------------------
+
+    def _record(self, *events: Event) -> None:
+        with self.store.write() as tx:
+            for event in events:
+                tx.record(event)
+        for event in events:
+            log.info(event.type_name, **_summary(event))
+
+    def _take(self, job: JobState, operation: str) -> float:
+        """Take a token for ``operation``; 0.0 when taken, else seconds to wait."""
+        limit = limit_for(self.settings.account(job.account), operation)
+        with self.store.write() as tx:
+            return take_tokens(tx.connection, job.account, {operation: limit}, self.clock())
+
+    def _stream(self, job_id: int) -> list[Event]:
+        with self.store.read() as connection:
+            return [r.event for r in read_stream(connection, job_stream(job_id))]
+
+    # --- the steps ---------------------------------------------------------------------------
+
+    def _advance(self, job: JobState) -> float:
+        """Move ``job`` on as far as possible; when to look at it again."""
+        now = self.clock()
+        try:
+            if job.status == JobStatus.RESERVED:
+                job = self._create(job)
+            if job.status == JobStatus.CREATED:
+                wait = self._take(job, "createFeedDocument")
+                if wait > 0:
+                    return now + wait
+                self._record(JobProcessingStarted(at=self.clock(), job_id=job.job_id))
+                return self._submit(job, fresh=True)
+            if job.status == JobStatus.PROCESSING:
+                return self._submit(job, fresh=False)
+            if job.status == JobStatus.WAITING:
+                return self._watch(job)
+        except (Throttled, Transient) as e:
+            return self._defer(job, e)
+        except (Rejected, AuthFailed, ReportUnreadable) as e:
+            self._record(
+                JobEnded(
+                    at=self.clock(),
+                    job_id=job.job_id,
+                    status="error",
+                    reason=str(e),
+                    retry_at=self._retry_at(1),
+                )
+            )
+        return now + self.settings.pipeline.poll_interval
+
+    def _current(self, job_id: int) -> JobState:
+        with self.store.write() as tx:
+            state = tx.states.job(job_id)
+        assert state is not None
+        return state
+
+    def _create(self, job: JobState) -> JobState:
+        reserved = self._stream(job.job_id)[0]
+        assert isinstance(reserved, JobReserved)
+        account = self.settings.account(job.account)
+        document = build_document(account.seller_id, job.marketplace, reserved.items)
+        self._record(
+            JobCreated(
+                at=self.clock(),
+                job_id=job.job_id,
+                feed_type=FEED_TYPE,
+                document=document,
+                document_sha256=sha256(document),
+            )
+        )
+        return self._current(job.job_id)
+
+    def _submit(self, job: JobState, fresh: bool) -> float:
+        events = self._stream(job.job_id)
+        gateway = self.gateway(job.account, job.marketplace)
+        document_id = job.document_id
+        if document_id is None:
+            created = next(e for e in events if isinstance(e, JobCreated))
+            document_id = gateway.create_feed_document(
+                created.document.encode("utf-8"), CONTENT_TYPE
+            )
+            self._record(
+                FeedDocumentUploaded(at=self.clock(), job_id=job.job_id, document_id=document_id)
+            )
+            fresh = True
+        feed_id = None if fresh else self._find_submitted(job, events, gateway)
+        recovered = feed_id is not None
+        if feed_id is None:
+            feed_id = gateway.create_feed(FEED_TYPE, document_id)
+        self._record(
+            FeedSubmitted(at=self.clock(), job_id=job.job_id, feed_id=feed_id, recovered=recovered)
+        )
+        return self.clock() + self.settings.pipeline.poll_interval
+
+    def _find_submitted(
+        self, job: JobState, events: list[Event], gateway: FeedsGateway
+    ) -> str | None:
+        """After a crash: the feed this job may already have created, found by getFeeds."""
+        started = next(e for e in events if isinstance(e, JobProcessingStarted))
+        wait = self._take(job, "getFeeds")
+        if wait > 0:
+            raise Throttled("getFeeds", f"waiting {wait:.0f}s for a token")
+        since = datetime.fromtimestamp(started.at - 5, tz=UTC)
+        candidates = [
+            f
+            for f in gateway.get_feeds(FEED_TYPE, since)
+            if job.marketplace in f.marketplace_ids or not f.marketplace_ids
+        ]
+        with self.store.read() as connection:
+            t = tables.job_state
+            owned = set(
+                connection.execute(
+                    sa.select(t.c.feed_id).where(
+                        t.c.account == job.account, t.c.feed_id.is_not(None)
+                    )
+                ).scalars()
+            )
+        unowned = sorted(
+            (f for f in candidates if f.feed_id not in owned), key=lambda f: f.created_time
+        )
+        return unowned[0].feed_id if unowned else None
+
+    def _watch(self, job: JobState) -> float:
+        assert job.feed_id is not None
+        wait = self._take(job, "getFeed")
+        if wait > 0:
+            return self.clock() + wait
+        gateway = self.gateway(job.account, job.marketplace)
+        info = gateway.get_feed(job.feed_id)
+        now = self.clock()
+        if info.status != job.feed_status:
+            self._record(
+                FeedStatusObserved(
+                    at=now, job_id=job.job_id, feed_id=job.feed_id, status=info.status
+                )
+            )
+        if info.status == "DONE":
+            return self._conclude(job, info, gateway)
+        if info.status == "FATAL":
+            self._record(
+                JobEnded(
+                    at=now,
+                    job_id=job.job_id,
+                    status="error",
+                    reason="Amazon ended the feed FATAL",
+                    retry_at=self._retry_at(1),
+                )
+            )
+        elif info.status == "CANCELLED":
+            self._record(
+                JobEnded(
+                    at=now, job_id=job.job_id, status="canceled", reason="Amazon canceled the feed"
+                )
+            )
+        return now + self.settings.pipeline.poll_interval
+
+    def _conclude(self, job: JobState, info: FeedInfo, gateway: FeedsGateway) -> float:
+        if info.result_document_id is None:
+            raise Transient("getFeed", "DONE without a resultFeedDocumentId yet")
+        wait = self._take(job, "getFeedDocument")
+        if wait > 0:
+            return self.clock() + wait
+        report = gateway.get_feed_result(info.result_document_id)
+        reserved = self._stream(job.job_id)[0]
+        assert isinstance(reserved, JobReserved)
+        outcome = read_report(report, reserved.items)
+        now = self.clock()
+        rejected = self._with_retry_times(job, reserved.items, outcome.rejected)
+        self._record(
+            FeedReportReceived(
+                at=now,
+                job_id=job.job_id,
+                feed_id=info.feed_id,
+                report=report,
+                accepted=outcome.accepted,
+                rejected=rejected,
+            ),
+            JobEnded(at=now, job_id=job.job_id, status="done"),
+        )
+        return now
+
+    # --- retries -------------------------------------------------------------------------
+
+    def _retry_at(self, attempt: int) -> float:
+        p = self.settings.pipeline
+        delay = min(p.retry_max, p.retry_base * 2 ** max(0, attempt - 1))
+        return self.clock() + delay * random.uniform(0.8, 1.2)
+
+    def _with_retry_times(
+        self, job: JobState, items: tuple[JobItem, ...], rejected: tuple[ItemRejection, ...]
+    ) -> tuple[ItemRejection, ...]:
+        if not rejected:
+            return rejected
+        with self.store.write() as tx:
+            keys = [(job.account, job.marketplace, r.sku) for r in rejected]
+            tx.states.prefetch(keys)
+            attempts = [tx.states.sku(k).attempts + 1 for k in keys]
+        return tuple(
+            ItemRejection(sku=r.sku, code=r.code, message=r.message, retry_at=self._retry_at(n))
+            for r, n in zip(rejected, attempts, strict=True)
+        )
+
+    def _defer(self, job: JobState, error: AmazonError) -> float:
+        job = self._current(job.job_id)
+        delay = min(MAX_DEFER, 2.0 * 2 ** min(job.deferrals, 8)) * random.uniform(0.5, 1.5)
+        now = self.clock()
+        if isinstance(error, Throttled):
+            with self.store.write() as tx:
+                limit = limit_for(self.settings.account(job.account), error.operation)
+                drain(tx.connection, job.account, error.operation, limit, now)
+        if not job.final:
+            self._record(
+                ApiCallDeferred(
+                    at=now,
+                    job_id=job.job_id,
+                    operation=error.operation,
+                    reason=str(error),
+                    retry_at=now + delay,
+                )
+            )
+        return now + delay
+
+
+def _summary(event: Event) -> dict[str, object]:
+    data = event.to_data()
+    for bulky in ("document", "report", "items", "accepted", "rejected"):
+        if bulky in data:
+            data[bulky] = len(data[bulky])
+    data.pop("at", None)
+    return data
