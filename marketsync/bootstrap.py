@@ -21,7 +21,7 @@ from marketsync.eventlog.store import EventStore
 from marketsync.projections.views import Projector
 from marketsync.settings import Settings
 from marketsync.workers.batcher import Batcher
-from marketsync.workers.broker import BatchConsumer, Topology, connect
+from marketsync.workers.broker import CONTRACT_TOPOLOGY, BatchConsumer, Topology, connect
 from marketsync.workers.poller import GatewayFactory, Poller
 
 log = structlog.get_logger(__name__)
@@ -73,7 +73,7 @@ class Stopper:
 
 
 def run_batcher(
-    settings: Settings, store: EventStore, stopper: Stopper, topology: Topology = Topology()
+    settings: Settings, store: EventStore, stopper: Stopper, topology: Topology = CONTRACT_TOPOLOGY
 ) -> None:
     batcher = Batcher(store, settings)
     p = settings.pipeline
@@ -131,7 +131,7 @@ def run_workers(
     settings: Settings,
     names: tuple[str, ...],
     stopper: Stopper,
-    topology: Topology = Topology(),
+    topology: Topology = CONTRACT_TOPOLOGY,
     gateway: GatewayFactory | None = None,
 ) -> list[threading.Thread]:
     """Start the named workers in threads of this process (``marketsync run``, the demo)."""

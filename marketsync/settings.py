@@ -164,9 +164,11 @@ def _account(raw: object, index: int, environ: Mapping[str, str]) -> AccountSett
         name, seller_id, marketplaces = raw["name"], raw["seller_id"], raw["marketplaces"]
     except KeyError as e:
         raise ConfigError(f"{where}: missing {e.args[0]!r}") from None
-    if not (isinstance(marketplaces, list) and marketplaces and all(
-        isinstance(m, str) for m in marketplaces
-    )):
+    if not (
+        isinstance(marketplaces, list)
+        and marketplaces
+        and all(isinstance(m, str) for m in marketplaces)
+    ):
         raise ConfigError(f"{where}.marketplaces: expected a non-empty list of marketplace ids")
     return AccountSettings(
         name=str(name),

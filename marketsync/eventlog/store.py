@@ -39,6 +39,7 @@ class RecordedEvent:
     stream: str
     version: int
     type: str
+    schema_version: int
     data: dict[str, Any]
     metadata: dict[str, Any]
     recorded_at: float

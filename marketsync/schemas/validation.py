@@ -1,5 +1,7 @@
-"""Field checks for wire messages: each takes the field's path and its decoded JSON value,
-returns the typed value or raises :class:`InvalidMessage` with a one-line reason.
+"""The rules of contract v1, field by field, and the errors they raise.
+
+Each check takes the field's path and its decoded JSON value and returns the typed value or
+raises :class:`InvalidMessage` with a one-line reason.
 
 Errors::
 
@@ -12,17 +14,19 @@ A reason reads ``"<path>: <what the field must be>, got <what it was>"``, for ex
 ``data.quantity: must be a whole number >= 0, got -3``. Values are shown as JSON, escaped
 and shortened, so a reason is always one printable ASCII line (fit for an AMQP header).
 
-The checks are plain ``isinstance`` tests and precompiled regular expressions: they run on
-the consumer's hot path, once per field of every message.
+The checks are ``type() is`` tests and precompiled regular expressions (``[0-9]``, never
+``\\d``, which matches any Unicode digit): they run on the consumer's hot path, once per
+field of every message.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, TypeVar
 
 
 class ContractError(Exception):
@@ -45,6 +49,9 @@ class UnknownEventType(InvalidMessage):
     """The envelope's type is not in the registry."""
 
 
+_T = TypeVar("_T")
+
+
 class _Missing:
     """Marks a key absent from its object (as opposed to present with ``null``)."""
 
@@ -54,7 +61,36 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
+MAX_VERSION: Final = 2**63 - 1
+MAX_QUANTITY: Final = 2**31 - 1
+MAX_SKU_CHARS: Final = 40  # Amazon's limit for a seller SKU
+MAX_TEXT_CHARS: Final = 64
+CONDITIONS: Final = frozenset(  # Amazon's condition_type values
+    {
+        "new_new",
+        "new_open_box",
+        "new_oem",
+        "refurbished_refurbished",
+        "used_like_new",
+        "used_very_good",
+        "used_good",
+        "used_acceptable",
+        "collectible_like_new",
+        "collectible_very_good",
+        "collectible_good",
+        "collectible_acceptable",
+        "club_club",
+    }
+)
+
 _SHOWN_CHARS = 40
+_ACCOUNT = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_MARKETPLACE = re.compile(r"[A-Z0-9]{8,20}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_ORDER_ID = re.compile(r"[0-9]{3}-[0-9]{7}-[0-9]{7}")
+_ASIN = re.compile(r"[A-Z0-9]{10}")
+_EAN = re.compile(r"[0-9]{8}|[0-9]{13}")
+_UPC = re.compile(r"[0-9]{12}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _AMOUNT = re.compile(r"([0-9]{1,10})(?:\.([0-9]{1,2}))?")
 _TIMESTAMP = re.compile(
@@ -67,9 +103,9 @@ def show(value: object) -> str:
     if value is MISSING:
         return "nothing"
     if isinstance(value, dict):
-        return "an object"
+        return "an object" if value else "{}"
     if isinstance(value, list):
-        return "an array"
+        return "an array" if value else "[]"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
         return f"a {len(str(abs(value)))}-digit number"
     if isinstance(value, str) and len(value) > _SHOWN_CHARS:
@@ -87,9 +123,31 @@ def fail(path: str, expected: str, value: object) -> NoReturn:
     raise InvalidMessage(f"{path}: {expected}, got {show(value)}")
 
 
-def is_absent(value: object) -> bool:
-    """True for a key that is missing or ``null``: how optional fields say "not given"."""
-    return value is None or value is MISSING
+def optional(check: Callable[[str, object], _T], path: str, value: object) -> _T | None:
+    """``check(path, value)``, or None when the field is missing or ``null``."""
+    return None if value is None or value is MISSING else check(path, value)
+
+
+def load_json(body: object, *, max_bytes: int) -> object:
+    """The JSON value in ``body``: at most ``max_bytes`` bytes of UTF-8."""
+    if not isinstance(body, bytes | bytearray):
+        raise InvalidMessage(f"body: must be bytes, got {type(body).__name__}")
+    if len(body) > max_bytes:
+        raise InvalidMessage(f"body: must be at most {max_bytes} bytes, got {len(body)}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidMessage(
+            f"body: not valid UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidMessage(f"body: not valid JSON ({error.msg} at char {error.pos})") from None
+    except RecursionError:
+        raise InvalidMessage("body: not acceptable JSON (nested too deeply)") from None
+    except ValueError:  # e.g. an integer literal longer than Python's 4300-digit limit
+        raise InvalidMessage("body: not acceptable JSON (a number has too many digits)") from None
 
 
 def json_object(path: str, value: object) -> dict[str, Any]:
@@ -98,9 +156,9 @@ def json_object(path: str, value: object) -> dict[str, Any]:
     return value
 
 
-def json_array(path: str, value: object, *, min_items: int = 0) -> list[Any]:
-    if type(value) is not list or len(value) < min_items:
-        fail(path, f"must be an array of at least {min_items} item(s)", value)
+def non_empty_array(path: str, value: object) -> list[Any]:
+    if type(value) is not list or not value:
+        fail(path, "must be a non-empty array", value)
     return value
 
 
@@ -179,3 +237,59 @@ def format_timestamp(path: str, value: datetime) -> str:
     except OverflowError:
         raise InvalidMessage(f"{path}: must fall within years 1 to 9999 in UTC") from None
     return utc.replace(tzinfo=None).isoformat() + "Z"
+
+
+# --- the v1 fields ---------------------------------------------------------------------------
+
+
+def account(path: str, value: object) -> str:
+    return matching(path, value, _ACCOUNT, "1 to 64 of A-Z a-z 0-9 . _ -")
+
+
+def marketplace_id(path: str, value: object) -> str:
+    return matching(path, value, _MARKETPLACE, "8 to 20 capital letters or digits")
+
+
+def sku(path: str, value: object) -> str:
+    return printable_text(path, value, max_chars=MAX_SKU_CHARS)
+
+
+def text(path: str, value: object) -> str:
+    """A free-text field (carrier, tracking number, order item id, ...)."""
+    return printable_text(path, value, max_chars=MAX_TEXT_CHARS)
+
+
+def version(path: str, value: object) -> int:
+    return whole_number(path, value, low=0, high=MAX_VERSION)
+
+
+def quantity(path: str, value: object) -> int:
+    return whole_number(path, value, low=0, high=MAX_QUANTITY)
+
+
+def shipped_quantity(path: str, value: object) -> int:
+    return whole_number(path, value, low=1, high=MAX_QUANTITY)
+
+
+def currency(path: str, value: object) -> str:
+    return matching(path, value, _CURRENCY, "3 capital letters")
+
+
+def condition(path: str, value: object) -> str:
+    return one_of(path, value, CONDITIONS)
+
+
+def asin(path: str, value: object) -> str:
+    return matching(path, value, _ASIN, "an ASIN: 10 capital letters or digits")
+
+
+def ean(path: str, value: object) -> str:
+    return matching(path, value, _EAN, "an EAN: 8 or 13 digits")
+
+
+def upc(path: str, value: object) -> str:
+    return matching(path, value, _UPC, "a UPC: 12 digits")
+
+
+def amazon_order_id(path: str, value: object) -> str:
+    return matching(path, value, _ORDER_ID, "an Amazon order id like 028-1234567-1234567")

@@ -86,6 +86,8 @@ class Topology:
             exchange.bind(channel).delete()
 
 
+CONTRACT_TOPOLOGY = Topology()
+
 Handler = Callable[[Sequence[bytes]], Sequence[str | None]]
 
 
@@ -103,7 +105,7 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
         batch_size: int = 500,
         batch_wait: float = 0.05,
         idle_interval: float = 1.0,
-        topology: Topology = Topology(),
+        topology: Topology = CONTRACT_TOPOLOGY,
     ) -> None:
         self.topology = topology
         self.connection = connection
