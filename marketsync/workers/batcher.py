@@ -173,7 +173,7 @@ def _change(event: ProductChanged, now: float) -> ChangeRecorded:
         sku=event.sku,
         version=event.version,
         quantity=event.quantity,
-        price=str(event.price.amount) if event.price else None,
+        price=f"{event.price.amount:.2f}" if event.price else None,
         currency=event.price.currency if event.price else None,
         occurred_at=event.occurred_at.isoformat(),
     )
