@@ -68,3 +68,7 @@ class FeedsGateway(Protocol):
     def get_feed_result(self, document_id: str) -> str:
         """The processing report's text (decompressed when Amazon gzipped it)."""
         ...
+
+    def announced_rates(self) -> dict[str, float]:
+        """Rates Amazon announced (x-amzn-RateLimit-Limit) since the last call, by operation."""
+        ...

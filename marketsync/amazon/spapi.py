@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -93,6 +93,7 @@ class SpApiFeeds:
 
     def __init__(self, account: AccountSettings, marketplace: str, amazon: AmazonSettings):
         self.marketplace = marketplace
+        self._announced: dict[str, float] = {}
         extra: dict[str, Any] = {}
         if amazon.token_endpoint:
             extra["auth_token_client_class"] = token_client_class(amazon.token_endpoint)
@@ -111,7 +112,16 @@ class SpApiFeeds:
 
     def _call(self, operation: str, call: Callable[[], Any]) -> Any:
         with translated(operation):
-            return call()
+            response = call()
+        announced = getattr(response, "rate_limit", None)
+        if announced:
+            with suppress(ValueError):  # best effort, as Amazon says of this header
+                self._announced[operation] = float(announced)
+        return response
+
+    def announced_rates(self) -> dict[str, float]:
+        announced, self._announced = self._announced, {}
+        return announced
 
     def create_feed_document(self, content: bytes, content_type: str) -> str:
         response = self._call(

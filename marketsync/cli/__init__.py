@@ -23,13 +23,16 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from marketsync.cli import audit, demo, publish, views, workers
+    from marketsync.cli import audit, demo, operator, publish, views, workers
 
-    parser = Parser(prog="marketsync", description=__doc__.splitlines()[0])
+    parser = Parser(
+        prog="marketsync",
+        description="Keeps an online store and its Amazon seller accounts in step.",
+    )
     parser.add_argument("--config", help="TOML config file (default: $MARKETSYNC_CONFIG)")
     parser.add_argument("--log-json", action="store_true", help="log JSON lines to stderr")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (demo, publish, workers, views, audit):
+    for module in (demo, publish, workers, views, operator, audit):
         module.register(commands)
     return parser
 

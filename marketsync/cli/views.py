@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from marketsync.bootstrap import open_store
+from marketsync.cli import operator
 from marketsync.cli.common import emit_json, settings_for, table, when
 from marketsync.domain.jobs import JobState, JobStatus
 from marketsync.domain.sku import SkuState
@@ -28,6 +29,7 @@ def register(commands: Any) -> None:
         sub.add_argument("job_id", type=int, metavar="ID")
         sub.add_argument("--json", action="store_true")
         sub.set_defaults(handler=handler)
+    operator.register_job_actions(actions)
     pending = commands.add_parser("pending", help="SKUs not yet in their newest state on Amazon")
     pending.add_argument("--account")
     pending.add_argument("--json", action="store_true")

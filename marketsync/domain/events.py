@@ -83,15 +83,68 @@ class ChangeRecorded(Event):
     occurred_at: str = ""
 
 
+@event_type("ListingRequested")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListingRequested(Event):
+    """The storefront (or an operator) wants this SKU sold as an offer on an existing ASIN."""
+
+    account: str
+    marketplace: str
+    sku: str
+    version: int
+    asin: str
+    condition: str
+    quantity: int
+    price: str
+    currency: str
+    source: str = "storefront"
+
+
+@event_type("SellingStatusRequested")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SellingStatusRequested(Event):
+    """Stop selling (quantity 0, no more syncs), remove (quantity 0, then delete), or relist.
+
+    ``version`` is the storefront's; an operator's request (``source`` = operator) applies
+    whatever the version.
+    """
+
+    account: str
+    marketplace: str
+    sku: str
+    status: str  # "stopped" | "removed" | "active"
+    version: int = -1
+    source: str = "storefront"
+
+
+@event_type("ResendRequested")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ResendRequested(Event):
+    """An operator asked to send this SKU's current values again (e.g. after a restore)."""
+
+    account: str
+    marketplace: str
+    sku: str
+
+
 # --- jobs (stream: one per job) --------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class JobItem:
-    """One SKU a job carries, with the versions of the values it sends."""
+    """One SKU a job carries, with the versions of the values it sends.
+
+    ``action``: ``update`` (quantity/price PATCH), ``list`` (offer-only UPDATE on ``asin``),
+    ``stop`` and ``zero`` (quantity 0), ``delete`` (DELETE the listing).
+    """
 
     sku: str
     message_id: int
+    action: str = "update"
+    asin: str | None = None
+    condition: str | None = None
+    listing_version: int | None = None
+    status_version: int | None = None
     quantity: int | None = None
     quantity_version: int | None = None
     price: str | None = None
@@ -167,6 +220,25 @@ class FeedStatusObserved(Event):
     status: str
 
 
+@event_type("JobMarkedStuck")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobMarkedStuck(Event):
+    """Amazon has held the feed longer than the configured age."""
+
+    job_id: int
+    feed_status: str
+    age: float
+
+
+@event_type("JobAbandoned")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobAbandoned(Event):
+    """An operator released a stuck job's items to later jobs; its feed is still watched."""
+
+    job_id: int
+    reason: str = ""
+
+
 @event_type("ApiCallDeferred")
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ApiCallDeferred(Event):
@@ -205,6 +277,7 @@ class JobEnded(Event):
     status: str
     reason: str = ""
     retry_at: float = 0.0
+    resend: tuple[str, ...] = ()  # an abandoned job's SKUs, to be sent again with newest values
 
 
 def decode(type_name: str, data: Mapping[str, Any]) -> Event:

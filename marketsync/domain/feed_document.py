@@ -50,19 +50,39 @@ def price_patch(marketplace: str, amount: str, currency: str) -> dict[str, Any]:
     }
 
 
+def _offer_attributes(item: JobItem, marketplace: str) -> dict[str, Any]:
+    """An offer on an existing ASIN (requirements LISTING_OFFER_ONLY)."""
+    attributes: dict[str, Any] = {
+        "merchant_suggested_asin": [{"value": item.asin, "marketplace_id": marketplace}],
+        "condition_type": [{"value": item.condition or "new_new", "marketplace_id": marketplace}],
+    }
+    if item.price is not None and item.currency is not None:
+        attributes["purchasable_offer"] = price_patch(marketplace, item.price, item.currency)[
+            "value"
+        ]
+    if item.quantity is not None:
+        attributes["fulfillment_availability"] = quantity_patch(item.quantity)["value"]
+    return attributes
+
+
 def message_for(item: JobItem, marketplace: str) -> dict[str, Any]:
+    base: dict[str, Any] = {"messageId": item.message_id, "sku": item.sku}
+    if item.action == "delete":
+        return {**base, "operationType": "DELETE"}
+    if item.action == "list":
+        return {
+            **base,
+            "operationType": "UPDATE",
+            "productType": PRODUCT_TYPE,
+            "requirements": "LISTING_OFFER_ONLY",
+            "attributes": _offer_attributes(item, marketplace),
+        }
     patches = []
     if item.quantity is not None:
         patches.append(quantity_patch(item.quantity))
     if item.price is not None and item.currency is not None:
         patches.append(price_patch(marketplace, item.price, item.currency))
-    return {
-        "messageId": item.message_id,
-        "sku": item.sku,
-        "operationType": "PATCH",
-        "productType": PRODUCT_TYPE,
-        "patches": patches,
-    }
+    return {**base, "operationType": "PATCH", "productType": PRODUCT_TYPE, "patches": patches}
 
 
 def encode(document: dict[str, Any]) -> str:

@@ -16,8 +16,12 @@ from marketsync.domain.events import (
     ChangeRecorded,
     Event,
     FeedReportReceived,
+    JobAbandoned,
     JobEnded,
     JobReserved,
+    ListingRequested,
+    ResendRequested,
+    SellingStatusRequested,
     job_stream,
     sku_stream,
 )
@@ -55,8 +59,37 @@ def _fold_reserved(states: States, event: JobReserved) -> None:
         states.put_sku(sku.claim(states.sku(key), event.job_id, item))
 
 
+SkuEvent = ChangeRecorded | ListingRequested | SellingStatusRequested | ResendRequested
+
+
+def _fold_sku_event(states: States, event: SkuEvent) -> None:
+    state = states.sku((event.account, event.marketplace, event.sku))
+    match event:
+        case ChangeRecorded():
+            states.put_sku(sku.apply_change(state, event))
+        case ListingRequested():
+            states.put_sku(sku.apply_listing(state, event))
+        case SellingStatusRequested():
+            states.put_sku(sku.apply_status(state, event))
+        case ResendRequested():
+            states.put_sku(sku.resend(state, event.at))
+
+
+def _fold_end(states: States, event: JobEnded) -> None:
+    job = jobs.apply(_job(states, event.job_id), event)
+    states.put_job(job)
+    for state in states.skus_in_job(event.job_id):
+        states.put_sku(sku.apply_job_end(state, event))
+    keys = [(job.account, job.marketplace, name) for name in event.resend]
+    states.prefetch(keys)
+    for key in keys:
+        states.put_sku(sku.resend(states.sku(key), event.at))
+
+
 def _fold_report(states: States, event: FeedReportReceived) -> JobState:
     job = jobs.apply(_job(states, event.job_id), event)
+    if job.abandoned:
+        return job  # its SKUs went on to later jobs; JobEnded sends them again
     account, marketplace = job.account, job.marketplace
     states.prefetch((account, marketplace, s) for s in event.accepted)
     states.prefetch((account, marketplace, r.sku) for r in event.rejected)
@@ -72,17 +105,18 @@ def _fold_report(states: States, event: FeedReportReceived) -> JobState:
 def fold(states: States, event: Event) -> None:
     """Apply ``event`` to every state it touches."""
     match event:
-        case ChangeRecorded():
-            key = (event.account, event.marketplace, event.sku)
-            states.put_sku(sku.apply_change(states.sku(key), event))
+        case ChangeRecorded() | ListingRequested() | SellingStatusRequested() | ResendRequested():
+            _fold_sku_event(states, event)
         case JobReserved():
             _fold_reserved(states, event)
         case FeedReportReceived():
             states.put_job(_fold_report(states, event))
         case JobEnded():
+            _fold_end(states, event)
+        case JobAbandoned():
             states.put_job(jobs.apply(_job(states, event.job_id), event))
             for state in states.skus_in_job(event.job_id):
-                states.put_sku(sku.apply_job_end(state, event))
+                states.put_sku(sku.release(state))
         case _:
             job_id = getattr(event, "job_id", None)
             if job_id is None:
@@ -92,7 +126,7 @@ def fold(states: States, event: Event) -> None:
 
 def stream_version(states: States, event: Event) -> tuple[str, int]:
     """The stream ``event`` belongs to and its version there, read after :func:`fold`."""
-    if isinstance(event, ChangeRecorded):
+    if isinstance(event, SkuEvent):
         state = states.sku((event.account, event.marketplace, event.sku))
         return sku_stream(event.account, event.marketplace, event.sku), state.stream_version
     job_id: int = getattr(event, "job_id")  # noqa: B009 - every other event is a job's

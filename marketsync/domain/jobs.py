@@ -17,8 +17,10 @@ from marketsync.domain.events import (
     FeedReportReceived,
     FeedStatusObserved,
     FeedSubmitted,
+    JobAbandoned,
     JobCreated,
     JobEnded,
+    JobMarkedStuck,
     JobProcessingStarted,
     JobReserved,
 )
@@ -83,6 +85,9 @@ class JobState:
     feed_status: str | None = None
     error: str | None = None
     deferrals: int = 0
+    submitted_at: float | None = None
+    stuck: bool = False
+    abandoned: bool = False
 
     @property
     def final(self) -> bool:
@@ -131,7 +136,17 @@ def apply(job: JobState, event: Event) -> JobState:
         case FeedSubmitted():
             _require(job, event, JobStatus.PROCESSING)
             job = _moved(job, JobStatus.WAITING, event)
-            return replace(job, feed_id=event.feed_id, feed_status="IN_QUEUE")
+            return replace(
+                job, feed_id=event.feed_id, feed_status="IN_QUEUE", submitted_at=event.at
+            )
+        case JobMarkedStuck():
+            _require(job, event, JobStatus.WAITING)
+            return replace(_moved(job, job.status, event), stuck=True)
+        case JobAbandoned():
+            _require(job, event, JobStatus.WAITING)
+            if job.abandoned:
+                raise IllegalTransition(f"job {job.job_id} is already abandoned")
+            return replace(_moved(job, job.status, event), abandoned=True)
         case FeedStatusObserved():
             _require(job, event, JobStatus.WAITING)
             return replace(_moved(job, job.status, event), feed_status=event.status)

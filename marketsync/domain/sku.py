@@ -1,10 +1,24 @@
 """The pending queue's heart: what each SKU should be on Amazon, and what Amazon has accepted.
 
-One :class:`SkuState` per (account, marketplace, SKU). Each field (quantity, price) keeps
-three versions: the newest the storefront sent (``*_version``), the one an unfinished job
-carries (``job_*_version``) and the newest Amazon accepted (``acked_*_version``). A SKU is
-*pending* while a field's newest version is above the accepted one. Folding is pure and
-order-independent for changes: the newest version per field wins, duplicates change nothing.
+One :class:`SkuState` per (account, marketplace, SKU). Each value (quantity, price, the
+listing link, the selling status) keeps the newest version the storefront sent, the version
+an unfinished job carries (``job_*``) and the newest Amazon accepted (``acked_*``). Folding is
+pure and order-independent: the newest version per field wins, duplicates change nothing.
+
+:func:`next_action` says what Amazon still needs for the SKU, in this order:
+
+====== ============================================== ==============
+action when                                           job type
+====== ============================================== ==============
+zero   removed, quantity 0 not yet accepted            stop-remove
+delete removed, quantity 0 accepted, not yet deleted   stop-remove
+stop   stopped, quantity 0 not yet accepted            stop
+list   listing requested and not yet accepted          send-products
+update a newer quantity or price than Amazon accepted  update-qty/-price/-qty-price
+====== ============================================== ==============
+
+A stopped or removed SKU's quantity and price changes are recorded but not sent until it
+is listed again.
 """
 
 from __future__ import annotations
@@ -15,9 +29,12 @@ from marketsync.domain.events import (
     ChangeRecorded,
     JobEnded,
     JobItem,
+    ListingRequested,
+    SellingStatusRequested,
 )
 
 NO_VERSION = -1
+ACTIVE, STOPPED, REMOVED = "active", "stopped", "removed"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -31,17 +48,31 @@ class SkuState:
     price: str | None = None
     currency: str | None = None
     price_version: int = NO_VERSION
+    asin: str | None = None
+    condition: str | None = None
+    listing_version: int = NO_VERSION
+    status: str = ACTIVE
+    status_version: int = NO_VERSION
+    status_change: int = 0  # rises with every status request, storefront or operator
     job_id: int | None = None
+    job_action: str | None = None
     job_quantity: int | None = None
     job_quantity_version: int = NO_VERSION
     job_price: str | None = None
     job_currency: str | None = None
     job_price_version: int = NO_VERSION
+    job_listing_version: int = NO_VERSION
+    job_status_change: int = 0
     acked_quantity: int | None = None
     acked_quantity_version: int = NO_VERSION
     acked_price: str | None = None
     acked_currency: str | None = None
     acked_price_version: int = NO_VERSION
+    acked_listing_version: int = NO_VERSION
+    acked_status_change: int = 0  # the status request Amazon has fully applied
+    zeroed_status_change: int = 0  # removal: the request whose quantity 0 was accepted
+    linked_since: float | None = None
+    deleted: bool = False
     attempts: int = 0
     last_error_code: str | None = None
     last_error_message: str | None = None
@@ -63,7 +94,7 @@ class SkuState:
 
     @property
     def dirty(self) -> bool:
-        return self.quantity_dirty or self.price_dirty
+        return next_action(self) is not None
 
     @property
     def state(self) -> str:
@@ -72,9 +103,35 @@ class SkuState:
             return "in-job"
         return "pending" if self.dirty else "synced"
 
+    @property
+    def selling_state(self) -> str:
+        """``active``, ``stopped`` or ``removed``, as far as Amazon has accepted it."""
+        if self.deleted:
+            return REMOVED
+        if self.status != ACTIVE and self.zeroed_status_change == self.status_change:
+            return STOPPED
+        return ACTIVE
+
     def eligible(self, now: float) -> bool:
         """May this SKU go into a new job now?"""
         return self.dirty and self.job_id is None and self.not_before <= now
+
+
+def next_action(state: SkuState) -> str | None:
+    """What Amazon still needs for this SKU (see the module's table), or None."""
+    if state.status == REMOVED:
+        if state.acked_status_change == state.status_change:
+            return None
+        return "delete" if state.zeroed_status_change == state.status_change else "zero"
+    if state.status == STOPPED:
+        return None if state.acked_status_change == state.status_change else "stop"
+    if state.listing_version > state.acked_listing_version:
+        return "list"
+    if state.acked_status_change != state.status_change:
+        return "list" if state.asin else "update"
+    if state.quantity_dirty or state.price_dirty:
+        return "update"
+    return None
 
 
 def new_sku(account: str, marketplace: str, sku: str) -> SkuState:
@@ -89,9 +146,13 @@ def _mark_pending(before: SkuState, after: SkuState, at: float) -> SkuState:
     return replace(after, pending_since=at)
 
 
+def _bumped(state: SkuState) -> SkuState:
+    return replace(state, stream_version=state.stream_version + 1)
+
+
 def apply_change(state: SkuState, event: ChangeRecorded) -> SkuState:
     """Fold a storefront change: per field, the newest version wins."""
-    new = replace(state, stream_version=state.stream_version + 1)
+    new = _bumped(state)
     changed = False
     if event.quantity is not None and event.version > state.quantity_version:
         new = replace(new, quantity=event.quantity, quantity_version=event.version)
@@ -104,35 +165,92 @@ def apply_change(state: SkuState, event: ChangeRecorded) -> SkuState:
     return _mark_pending(state, replace(new, changed_at=event.at), event.at)
 
 
+def apply_listing(state: SkuState, event: ListingRequested) -> SkuState:
+    """Link the SKU to an ASIN and sell it (again): the whole offer is sent."""
+    new = _bumped(state)
+    if event.version <= state.listing_version:
+        return new
+    new = replace(
+        new,
+        asin=event.asin,
+        condition=event.condition,
+        listing_version=event.version,
+        changed_at=event.at,
+    )
+    if event.version > state.quantity_version:
+        new = replace(new, quantity=event.quantity, quantity_version=event.version)
+    if event.version > state.price_version:
+        new = replace(new, price=event.price, currency=event.currency, price_version=event.version)
+    if new.status != ACTIVE or new.deleted:
+        new = replace(new, status=ACTIVE, status_change=new.status_change + 1, deleted=False)
+    return _mark_pending(state, new, event.at)
+
+
+def apply_status(state: SkuState, event: SellingStatusRequested) -> SkuState:
+    new = _bumped(state)
+    operator = event.source == "operator"
+    if not operator and event.version <= state.status_version:
+        return new
+    if event.status == ACTIVE and state.asin is None:
+        return new  # nothing to relist: the SKU was never linked to an ASIN
+    if event.status == state.status and state.status_change == state.acked_status_change:
+        return replace(new, status_version=max(state.status_version, event.version))
+    new = replace(
+        new,
+        status=event.status,
+        status_change=state.status_change + 1,
+        status_version=max(state.status_version, event.version),
+        changed_at=event.at,
+    )
+    if event.status == ACTIVE:
+        new = replace(new, deleted=False, acked_listing_version=NO_VERSION)
+    return _mark_pending(state, new, event.at)
+
+
+def resend(state: SkuState, at: float) -> SkuState:
+    """Forget what Amazon accepted, so current values go again."""
+    new = replace(_bumped(state), acked_quantity_version=NO_VERSION, acked_price_version=NO_VERSION)
+    if state.asin is not None and state.status == ACTIVE:
+        new = replace(new, acked_listing_version=NO_VERSION)
+    return _mark_pending(state, new, at)
+
+
 def claim(state: SkuState, job_id: int, item: JobItem) -> SkuState:
-    """The SKU joins a job, which carries exactly the versions in ``item``."""
+    """The SKU joins a job, which carries exactly what ``item`` says."""
     return replace(
         state,
         job_id=job_id,
+        job_action=item.action,
         job_quantity=item.quantity,
-        job_quantity_version=item.quantity_version
-        if item.quantity_version is not None
-        else NO_VERSION,
+        job_quantity_version=_v(item.quantity_version),
         job_price=item.price,
         job_currency=item.currency,
-        job_price_version=item.price_version if item.price_version is not None else NO_VERSION,
+        job_price_version=_v(item.price_version),
+        job_listing_version=_v(item.listing_version),
+        job_status_change=item.status_version or 0,
     )
+
+
+def _v(version: int | None) -> int:
+    return NO_VERSION if version is None else version
 
 
 def _released(state: SkuState) -> SkuState:
     return replace(
         state,
         job_id=None,
+        job_action=None,
         job_quantity=None,
         job_quantity_version=NO_VERSION,
         job_price=None,
         job_currency=None,
         job_price_version=NO_VERSION,
+        job_listing_version=NO_VERSION,
+        job_status_change=0,
     )
 
 
-def accept(state: SkuState, at: float) -> SkuState:
-    """Amazon accepted what the job carried; newer changes stay pending."""
+def _accept_values(state: SkuState) -> SkuState:
     new = state
     if state.job_quantity_version > state.acked_quantity_version:
         new = replace(
@@ -147,6 +265,32 @@ def accept(state: SkuState, at: float) -> SkuState:
             acked_currency=state.job_currency,
             acked_price_version=state.job_price_version,
         )
+    return new
+
+
+def accept(state: SkuState, at: float) -> SkuState:
+    """Amazon accepted what the job carried; anything newer stays pending."""
+    new = _accept_values(state)
+    change = state.job_status_change
+    if state.job_action == "list":
+        new = replace(
+            new,
+            acked_listing_version=max(state.acked_listing_version, state.job_listing_version),
+            linked_since=state.linked_since or at,
+        )
+        if change == state.status_change:
+            new = replace(new, acked_status_change=change)
+    elif state.job_action == "update" and change == state.status_change:
+        new = replace(new, acked_status_change=change)
+    elif state.job_action in ("stop", "zero"):
+        new = replace(
+            new,
+            acked_quantity=0,
+            zeroed_status_change=change,
+            acked_status_change=change if state.job_action == "stop" else state.acked_status_change,
+        )
+    elif state.job_action == "delete":
+        new = replace(new, acked_status_change=change, deleted=True)
     new = replace(
         _released(new), attempts=0, last_error_code=None, last_error_message=None, not_before=0.0
     )

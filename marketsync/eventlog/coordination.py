@@ -40,21 +40,46 @@ def _load_bucket(
     return bucket
 
 
-def _save_bucket(connection: Connection, account: str, operation: str, bucket: Bucket) -> None:
-    upsert(
-        connection,
-        tables.rate_buckets,
-        [
-            {
-                "account": account,
-                "operation": operation,
-                "rate": bucket.rate,
-                "burst": bucket.burst,
-                "tokens": bucket.tokens,
-                "updated_at": bucket.updated_at,
-            }
-        ],
-    )
+def _save_bucket(
+    connection: Connection,
+    account: str,
+    operation: str,
+    bucket: Bucket,
+    announced_rate: float | None = None,
+) -> None:
+    row = {
+        "account": account,
+        "operation": operation,
+        "rate": bucket.rate,
+        "burst": bucket.burst,
+        "tokens": bucket.tokens,
+        "updated_at": bucket.updated_at,
+    }
+    if announced_rate is not None:
+        row["announced_rate"] = announced_rate
+    t = tables.rate_buckets
+    exists = connection.execute(
+        sa.select(t.c.account).where(t.c.account == account, t.c.operation == operation)
+    ).first()
+    if exists:
+        connection.execute(
+            t.update().where(t.c.account == account, t.c.operation == operation).values(**row)
+        )
+    else:
+        connection.execute(t.insert().values(**row))
+
+
+def announce(
+    connection: Connection,
+    account: str,
+    operation: str,
+    rate: float,
+    limit: Limit,
+    now: float,
+) -> None:
+    """Amazon announced ``rate`` for this operation: the bucket runs at it from now on."""
+    bucket = _load_bucket(connection, account, operation, limit, now).adapted(rate=rate)
+    _save_bucket(connection, account, operation, bucket, announced_rate=rate)
 
 
 def take_tokens(

@@ -50,17 +50,31 @@ def _sku_columns() -> list[sa.Column[object]]:
         sa.Column("price", sa.String(20)),
         sa.Column("currency", sa.String(3)),
         sa.Column("price_version", big, nullable=False),
+        sa.Column("asin", sa.String(20)),
+        sa.Column("condition", sa.String(40)),
+        sa.Column("listing_version", big, nullable=False, server_default="-1"),
+        sa.Column("status", sa.String(16), nullable=False, server_default="active"),
+        sa.Column("status_version", big, nullable=False, server_default="-1"),
+        sa.Column("status_change", sa.Integer, nullable=False, server_default="0"),
         sa.Column("job_id", big),
+        sa.Column("job_action", sa.String(16)),
         sa.Column("job_quantity", big),
         sa.Column("job_quantity_version", big, nullable=False),
         sa.Column("job_price", sa.String(20)),
         sa.Column("job_currency", sa.String(3)),
         sa.Column("job_price_version", big, nullable=False),
+        sa.Column("job_listing_version", big, nullable=False, server_default="-1"),
+        sa.Column("job_status_change", sa.Integer, nullable=False, server_default="0"),
         sa.Column("acked_quantity", big),
         sa.Column("acked_quantity_version", big, nullable=False),
         sa.Column("acked_price", sa.String(20)),
         sa.Column("acked_currency", sa.String(3)),
         sa.Column("acked_price_version", big, nullable=False),
+        sa.Column("acked_listing_version", big, nullable=False, server_default="-1"),
+        sa.Column("acked_status_change", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("zeroed_status_change", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("linked_since", sa.Float),
+        sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("last_error_code", sa.String(200)),
         sa.Column("last_error_message", sa.Text),
@@ -90,6 +104,9 @@ def _job_columns() -> list[sa.Column[object]]:
         sa.Column("feed_status", sa.String(32)),
         sa.Column("error", sa.Text),
         sa.Column("deferrals", sa.Integer, nullable=False),
+        sa.Column("submitted_at", sa.Float),
+        sa.Column("stuck", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("abandoned", sa.Boolean, nullable=False, server_default=sa.false()),
     ]
 
 
@@ -121,6 +138,7 @@ rate_buckets = sa.Table(
     sa.Column("burst", sa.Float, nullable=False),
     sa.Column("tokens", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("announced_rate", sa.Float),  # a lower rate Amazon announced; wins over config
 )
 
 job_schedule = sa.Table(

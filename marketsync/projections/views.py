@@ -112,5 +112,14 @@ def pending(connection: Connection, account: str | None = None) -> list[SkuState
     return [sku_from_row(r) for r in connection.execute(query).mappings()]
 
 
+def listings(connection: Connection, account: str | None = None) -> list[SkuState]:
+    """Every SKU the pipeline knows, with what Amazon last accepted for it."""
+    t = tables.view_pending
+    query = sa.select(t).order_by(t.c.account, t.c.marketplace, t.c.sku)
+    if account:
+        query = query.where(t.c.account == account)
+    return [sku_from_row(r) for r in connection.execute(query).mappings()]
+
+
 def views_position(connection: Connection) -> int:
     return checkpoint(connection, VIEWS_CHECKPOINT)

@@ -21,7 +21,13 @@ import sqlalchemy as sa
 import structlog
 
 from marketsync.domain.batching import BatchPolicy, plan_job
-from marketsync.domain.events import ChangeRecorded, JobReserved
+from marketsync.domain.events import (
+    ChangeRecorded,
+    Event,
+    JobReserved,
+    ListingRequested,
+    SellingStatusRequested,
+)
 from marketsync.domain.feed_document import FEED_TYPE
 from marketsync.domain.sku import SkuState
 from marketsync.domain.token_bucket import DEFAULT_LIMITS
@@ -30,7 +36,15 @@ from marketsync.eventlog.coordination import take_tokens, tokens_wait
 from marketsync.eventlog.database import DatabaseUnavailable
 from marketsync.eventlog.states import sku_from_row
 from marketsync.eventlog.store import EventStore, WriteTx
-from marketsync.schemas.storefront import ProductChanged, StorefrontEvent, parse_message
+from marketsync.schemas.storefront import (
+    OrderShipped,
+    ProductChanged,
+    ProductListed,
+    ProductRemoved,
+    ProductStopped,
+    StorefrontEvent,
+    parse_message,
+)
 from marketsync.schemas.validation import InvalidMessage
 from marketsync.settings import AccountSettings, Limit, Settings
 from marketsync.workers.errors import TransientFailure
@@ -85,8 +99,12 @@ class Batcher:
                 f"marketplace {event.marketplace_id} is not configured for account "
                 f"{event.account!r}"
             )
-        if not isinstance(event, ProductChanged):
-            raise NotAccepted(f"event type {type(event).__name__} is not handled yet")
+        if isinstance(event, OrderShipped):
+            raise NotAccepted("order.shipped is not handled yet (orders fulfillment comes next)")
+        if isinstance(event, ProductListed) and event.asin is None:
+            raise NotAccepted(
+                "product.listed without an ASIN needs EAN/UPC matching, which is not built yet"
+            )
 
     def handle(self, bodies: Sequence[bytes]) -> list[str | None]:
         """Parse, check and record message bodies; per body None or why it is refused."""
@@ -116,9 +134,11 @@ class Batcher:
             fresh = [e for e in dict((e.id, e) for e in events).values() if e.id not in known]
             tx.states.prefetch((e.account, e.marketplace_id, e.sku) for e in fresh)
             for event in fresh:
-                if not isinstance(event, ProductChanged):
-                    raise NotAccepted(f"event type {type(event).__name__} is not handled yet")
-                tx.record(_change(event, now), event_id=event.id, metadata={"source": "storefront"})
+                tx.record(
+                    recorded_event(event, now),
+                    event_id=event.id,
+                    metadata={"source": "storefront", "type": event.event_type},
+                )
         return Recorded(recorded=len(fresh), duplicates=len(events) - len(fresh))
 
     # --- job formation ----------------------------------------------------------------------
@@ -163,6 +183,37 @@ class Batcher:
             items=len(plan.items),
         )
         return job_id
+
+
+def recorded_event(event: StorefrontEvent, now: float) -> Event:
+    """The log's event for a storefront event (which :meth:`Batcher.check` accepted)."""
+    match event:
+        case ProductChanged():
+            return _change(event, now)
+        case ProductListed():
+            assert event.asin is not None
+            return ListingRequested(
+                at=now,
+                account=event.account,
+                marketplace=event.marketplace_id,
+                sku=event.sku,
+                version=event.version,
+                asin=event.asin,
+                condition=event.condition,
+                quantity=event.quantity,
+                price=f"{event.price.amount:.2f}",
+                currency=event.price.currency,
+            )
+        case ProductStopped() | ProductRemoved():
+            return SellingStatusRequested(
+                at=now,
+                account=event.account,
+                marketplace=event.marketplace_id,
+                sku=event.sku,
+                version=event.version,
+                status="stopped" if isinstance(event, ProductStopped) else "removed",
+            )
+    raise NotAccepted(f"event type {event.event_type} is not handled")
 
 
 def _change(event: ProductChanged, now: float) -> ChangeRecorded:

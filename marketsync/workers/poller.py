@@ -58,9 +58,15 @@ from marketsync.domain.feed_document import (
     read_report,
     sha256,
 )
-from marketsync.domain.jobs import JobState, JobStatus
+from marketsync.domain.jobs import IllegalTransition, JobState, JobStatus
 from marketsync.eventlog import tables
-from marketsync.eventlog.coordination import claim_jobs, drain, reschedule, take_tokens
+from marketsync.eventlog.coordination import (
+    announce,
+    claim_jobs,
+    drain,
+    reschedule,
+    take_tokens,
+)
 from marketsync.eventlog.store import EventStore, read_stream
 from marketsync.settings import Settings
 from marketsync.workers.batcher import limit_for
@@ -97,7 +103,12 @@ class Poller:
         with self.store.write() as tx:
             jobs = claim_jobs(tx.connection, self.owner, self.clock(), self.lease, limit)
         for job in jobs:
-            next_check = self._advance(job)
+            try:
+                next_check = self._advance(job)
+            except IllegalTransition as e:  # canceled or abandoned by an operator meanwhile
+                log.info("job_changed_meanwhile", job_id=job.job_id, detail=str(e))
+                next_check = self.clock()
+            self._note_announced_rates(job)
             with self.store.write() as tx:
                 reschedule(tx.connection, job.job_id, next_check)
         return len(jobs)
@@ -304,6 +315,23 @@ class Poller:
             ItemRejection(sku=r.sku, code=r.code, message=r.message, retry_at=self._retry_at(n))
             for r, n in zip(rejected, attempts, strict=True)
         )
+
+    def _note_announced_rates(self, job: JobState) -> None:
+        """Amazon said a limit is lower than ours (x-amzn-RateLimit-Limit): adopt it."""
+        announced = self.gateway(job.account, job.marketplace).announced_rates()
+        account = self.settings.account(job.account)
+        for operation, rate in announced.items():
+            limit = limit_for(account, operation)
+            if rate < limit.rate:
+                with self.store.write() as tx:
+                    announce(tx.connection, job.account, operation, rate, limit, self.clock())
+                log.warning(
+                    "rate_limit_lowered",
+                    account=job.account,
+                    operation=operation,
+                    configured=limit.rate,
+                    announced=rate,
+                )
 
     def _defer(self, job: JobState, error: AmazonError) -> float:
         job = self._current(job.job_id)
