@@ -175,6 +175,7 @@ def apply_listing(state: SkuState, event: ListingRequested) -> SkuState:
         asin=event.asin,
         condition=event.condition,
         listing_version=event.version,
+        status_version=max(state.status_version, event.version),
         changed_at=event.at,
     )
     if event.version > state.quantity_version:

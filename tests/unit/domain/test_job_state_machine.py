@@ -32,9 +32,7 @@ CREATED = JobCreated(
 )
 PROCESSING = JobProcessingStarted(at=2, job_id=1)
 SUBMITTED = FeedSubmitted(at=3, job_id=1, feed_id="F")
-REPORT = FeedReportReceived(
-    at=4, job_id=1, feed_id="F", report="{}", accepted=("S",), rejected=()
-)
+REPORT = FeedReportReceived(at=4, job_id=1, feed_id="F", report="{}", accepted=("S",), rejected=())
 
 
 def ended(status: str) -> JobEnded:
