@@ -16,6 +16,7 @@ itself is found by retrying one at a time and dead-lettered with the error.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -197,3 +198,107 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
         log.warning(
             "dead_lettered", reason=reason, routing_key=message.delivery_info.get("routing_key")
         )
+
+
+# --- dead letters: list and redrive ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: str  # the message_id, or a digest of the body when the publisher set none
+    routing_key: str
+    reason: str
+    body: bytes
+
+
+def _dead_letter(message: Message) -> DeadLetter:
+    headers = message.headers or {}
+    deaths = headers.get("x-death") or []
+    reason = headers.get(REASON_HEADER) or (
+        f"broker: {deaths[0].get('reason')}" if deaths else "unknown"
+    )
+    message_id = (message.properties or {}).get("message_id")
+    body = message.body if isinstance(message.body, bytes) else bytes(message.body)
+    return DeadLetter(
+        id=str(message_id or hashlib.sha256(body).hexdigest()[:16]),
+        routing_key=str(message.delivery_info.get("routing_key", "")),
+        reason=str(reason),
+        body=body,
+    )
+
+
+def _drain(connection: Connection, topology: Topology, limit: int) -> tuple[Any, list[Message]]:
+    channel = connection.channel()
+    queue = topology.dead_queue.bind(channel)
+    queue.declare()
+    messages = []
+    while len(messages) < limit:
+        message = queue.get(no_ack=False)
+        if message is None:
+            break
+        messages.append(message)
+    return channel, messages
+
+
+def list_dead_letters(
+    connection: Connection, topology: Topology = CONTRACT_TOPOLOGY, limit: int = 1000
+) -> list[DeadLetter]:
+    """The dead letters, oldest first; they stay in the queue."""
+    channel, messages = _drain(connection, topology, limit)
+    try:
+        return [_dead_letter(m) for m in messages]
+    finally:
+        channel.close()  # unacked messages go back, in order
+
+
+def redrive(
+    connection: Connection,
+    ids: set[str] | None,
+    topology: Topology = CONTRACT_TOPOLOGY,
+    limit: int = 100_000,
+) -> list[DeadLetter]:
+    """Publish dead letters (those in ``ids``, or all) back to the storefront exchange.
+
+    Each is republished with its original routing key and confirmed before it leaves the
+    dead-letter queue; the others stay where they are.
+    """
+    channel, messages = _drain(connection, topology, limit)
+    producer = Producer(channel)
+    moved = []
+    try:
+        for message in messages:
+            letter = _dead_letter(message)
+            if ids is not None and letter.id not in ids:
+                continue
+            headers = {
+                k: v
+                for k, v in (message.headers or {}).items()
+                if k
+                not in (
+                    REASON_HEADER,
+                    "x-death",
+                    "x-first-death-reason",
+                    "x-first-death-queue",
+                    "x-first-death-exchange",
+                    "x-last-death-reason",
+                    "x-last-death-queue",
+                    "x-last-death-exchange",
+                    "x-delivery-count",
+                )
+            }
+            headers["x-marketsync-redriven"] = int(headers.get("x-marketsync-redriven", 0)) + 1
+            producer.publish(
+                letter.body,
+                exchange=topology.exchange,
+                routing_key=letter.routing_key,
+                headers=headers,
+                content_type=message.content_type or "application/json",
+                content_encoding=message.content_encoding or "utf-8",
+                message_id=(message.properties or {}).get("message_id"),
+                delivery_mode=2,
+            )
+            message.ack()
+            moved.append(letter)
+    finally:
+        channel.close()
+    return moved
