@@ -72,6 +72,7 @@ class AmazonSettings:
 
     endpoint: str | None = None
     token_endpoint: str | None = None
+    timeout: float = 30.0  # seconds per HTTP call
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class PipelineSettings:
     retry_base: float = 60.0  # first retry of a rejected item; doubles per attempt
     retry_max: float = 3600.0
     stuck_after: float = 7200.0
+    lease: float = 60.0  # a poller that dies holds its jobs this long at most
     batch_size: int = 500  # storefront messages folded per transaction
     batch_wait: float = 0.05  # longest a partial batch waits before it is folded
 
@@ -216,7 +218,9 @@ def parse_settings(
         amqp_url=environ.get("MARKETSYNC_AMQP_URL") or DEFAULT_AMQP_URL,
         database_url=environ.get("MARKETSYNC_DATABASE_URL") or DEFAULT_DATABASE_URL,
         amazon=AmazonSettings(
-            endpoint=amazon.get("endpoint"), token_endpoint=amazon.get("token_endpoint")
+            endpoint=amazon.get("endpoint"),
+            token_endpoint=amazon.get("token_endpoint"),
+            timeout=float(amazon.get("timeout", 30.0)),
         ),
         pipeline=_pipeline(document.get("pipeline")),
         accounts=accounts,

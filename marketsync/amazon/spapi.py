@@ -36,8 +36,6 @@ from marketsync.amazon.feeds import (
 )
 from marketsync.settings import AccountSettings, AmazonSettings
 
-TIMEOUT = 30.0
-
 
 def marketplace_for(marketplace_id: str) -> Marketplaces:
     for member in Marketplaces:
@@ -104,7 +102,7 @@ class SpApiFeeds:
                 "lwa_app_id": account.lwa_client_id.reveal(),
                 "lwa_client_secret": account.lwa_client_secret.reveal(),
             },
-            timeout=TIMEOUT,
+            timeout=amazon.timeout,
             **extra,
         )
         if amazon.endpoint:

@@ -46,6 +46,7 @@ from marketsync.domain.events import (
     JobCreated,
     JobEnded,
     JobItem,
+    JobMarkedStuck,
     JobProcessingStarted,
     JobReserved,
     job_stream,
@@ -89,14 +90,17 @@ class Poller:
         gateway: GatewayFactory,
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
-        lease: float = 60.0,
+        crash_point: Callable[[str], None] = lambda _name: None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.gateway = gateway
         self.clock = clock
         self.owner = owner or owner_id()
-        self.lease = lease
+        self.lease = settings.pipeline.lease
+        # Fault injection seam: called at each step boundary where a crash must lose nothing
+        # (tests/faults passes one that kills the step); a no-op in production.
+        self.crash_point = crash_point
 
     def tick(self, limit: int = 20) -> int:
         """Advance every due job once; how many were looked at."""
@@ -119,6 +123,8 @@ class Poller:
         with self.store.write() as tx:
             for event in events:
                 tx.record(event)
+            if any(isinstance(e, JobEnded) for e in events):
+                self.crash_point("recording_outcome")  # inside the transaction: rolled back
         for event in events:
             log.info(event.type_name, **_summary(event))
 
@@ -153,15 +159,7 @@ class Poller:
         except (Throttled, Transient) as e:
             return self._defer(job, e)
         except (Rejected, AuthFailed, ReportUnreadable) as e:
-            self._record(
-                JobEnded(
-                    at=self.clock(),
-                    job_id=job.job_id,
-                    status="error",
-                    reason=str(e),
-                    retry_at=self._retry_at(1),
-                )
-            )
+            self._end(self._current(job.job_id), "error", str(e), self._retry_at(1))
         return now + self.settings.pipeline.poll_interval
 
     def _current(self, job_id: int) -> JobState:
@@ -170,11 +168,15 @@ class Poller:
         assert state is not None
         return state
 
-    def _create(self, job: JobState) -> JobState:
-        reserved = self._stream(job.job_id)[0]
+    def _reserved(self, job_id: int) -> JobReserved:
+        reserved = self._stream(job_id)[0]
         assert isinstance(reserved, JobReserved)
+        return reserved
+
+    def _create(self, job: JobState) -> JobState:
         account = self.settings.account(job.account)
-        document = build_document(account.seller_id, job.marketplace, reserved.items)
+        items = self._reserved(job.job_id).items
+        document = build_document(account.seller_id, job.marketplace, items)
         self._record(
             JobCreated(
                 at=self.clock(),
@@ -195,6 +197,7 @@ class Poller:
             document_id = gateway.create_feed_document(
                 created.document.encode("utf-8"), CONTENT_TYPE
             )
+            self.crash_point("after_upload")
             self._record(
                 FeedDocumentUploaded(at=self.clock(), job_id=job.job_id, document_id=document_id)
             )
@@ -203,6 +206,7 @@ class Poller:
         recovered = feed_id is not None
         if feed_id is None:
             feed_id = gateway.create_feed(FEED_TYPE, document_id)
+            self.crash_point("after_create_feed")
         self._record(
             FeedSubmitted(at=self.clock(), job_id=job.job_id, feed_id=feed_id, recovered=recovered)
         )
@@ -211,7 +215,14 @@ class Poller:
     def _find_submitted(
         self, job: JobState, events: list[Event], gateway: FeedsGateway
     ) -> str | None:
-        """After a crash: the feed this job may already have created, found by getFeeds."""
+        """After a crash: the feed this job may already have created, found by getFeeds.
+
+        A candidate is a feed of this marketplace created since submission began that no
+        job of this account owns. Only one job per account and marketplace is between
+        upload and FeedSubmitted at a time (:meth:`_submit` runs under the job's lease and
+        a job reaches it only after the previous one recorded its feed), so the match is
+        unambiguous.
+        """
         started = next(e for e in events if isinstance(e, JobProcessingStarted))
         wait = self._take(job, "getFeeds")
         if wait > 0:
@@ -253,22 +264,29 @@ class Poller:
         if info.status == "DONE":
             return self._conclude(job, info, gateway)
         if info.status == "FATAL":
-            self._record(
-                JobEnded(
-                    at=now,
-                    job_id=job.job_id,
-                    status="error",
-                    reason="Amazon ended the feed FATAL",
-                    retry_at=self._retry_at(1),
-                )
-            )
+            self._end(job, "error", "Amazon ended the feed FATAL", self._retry_at(1))
         elif info.status == "CANCELLED":
-            self._record(
-                JobEnded(
-                    at=now, job_id=job.job_id, status="canceled", reason="Amazon canceled the feed"
-                )
-            )
+            self._end(job, "canceled", "the feed was canceled on Amazon")
+        else:
+            self._check_stuck(job, info, gateway)
         return now + self.settings.pipeline.poll_interval
+
+    def _check_stuck(self, job: JobState, info: FeedInfo, gateway: FeedsGateway) -> None:
+        """A feed Amazon holds too long: mark it; cancel it while it is still IN_QUEUE."""
+        age = self.clock() - (job.submitted_at or job.created_at)
+        if age < self.settings.pipeline.stuck_after:
+            return
+        if not job.stuck:
+            self._record(
+                JobMarkedStuck(at=self.clock(), job_id=job.job_id, feed_status=info.status, age=age)
+            )
+            log.warning("job_stuck", job_id=job.job_id, feed_status=info.status, age=age)
+        if info.status != "IN_QUEUE" or self._take(job, "cancelFeed") > 0:
+            return
+        try:
+            gateway.cancel_feed(info.feed_id)
+        except Rejected as e:  # it started meanwhile: it is IN_PROGRESS now
+            log.info("cancel_refused", job_id=job.job_id, reason=str(e))
 
     def _conclude(self, job: JobState, info: FeedInfo, gateway: FeedsGateway) -> float:
         if info.result_document_id is None:
@@ -277,23 +295,37 @@ class Poller:
         if wait > 0:
             return self.clock() + wait
         report = gateway.get_feed_result(info.result_document_id)
-        reserved = self._stream(job.job_id)[0]
-        assert isinstance(reserved, JobReserved)
-        outcome = read_report(report, reserved.items)
-        now = self.clock()
-        rejected = self._with_retry_times(job, reserved.items, outcome.rejected)
-        self._record(
-            FeedReportReceived(
-                at=now,
-                job_id=job.job_id,
-                feed_id=info.feed_id,
-                report=report,
-                accepted=outcome.accepted,
-                rejected=rejected,
-            ),
-            JobEnded(at=now, job_id=job.job_id, status="done"),
+        self.crash_point("after_report_download")
+        items = self._reserved(job.job_id).items
+        outcome = read_report(report, items)
+        rejected = self._with_retry_times(job, items, outcome.rejected)
+        received = FeedReportReceived(
+            at=self.clock(),
+            job_id=job.job_id,
+            feed_id=info.feed_id,
+            report=report,
+            accepted=outcome.accepted,
+            rejected=rejected,
         )
-        return now
+        self._end(job, "done", "", 0.0, received)
+        return self.clock()
+
+    def _end(
+        self, job: JobState, status: str, reason: str, retry_at: float = 0.0, *before: Event
+    ) -> None:
+        """Record the job's end (after ``before``); an abandoned job's SKUs go again."""
+        resend: tuple[str, ...] = ()
+        if job.abandoned:
+            resend = tuple(item.sku for item in self._reserved(job.job_id).items)
+        ended = JobEnded(
+            at=self.clock(),
+            job_id=job.job_id,
+            status=status,
+            reason=reason,
+            retry_at=retry_at,
+            resend=resend,
+        )
+        self._record(*before, ended)
 
     # --- retries -------------------------------------------------------------------------
 
