@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -157,7 +157,7 @@ class SpApiFeeds:
             token = response.next_token
             if not token:
                 return feeds
-            response = self._call("getFeeds", lambda t=token: self._client.get_feeds(nextToken=t))
+            response = self._call("getFeeds", partial(self._client.get_feeds, nextToken=token))
 
     def cancel_feed(self, feed_id: str) -> None:
         self._call("cancelFeed", lambda: self._client.cancel_feed(feed_id))

@@ -21,11 +21,11 @@ from marketsync.domain.sku import SkuState, new_sku
 CHUNK = 500
 
 
-def sku_from_row(row: Mapping[str, Any]) -> SkuState:
+def sku_from_row(row: Mapping[Any, Any]) -> SkuState:
     return SkuState(**row)
 
 
-def job_from_row(row: Mapping[str, Any]) -> JobState:
+def job_from_row(row: Mapping[Any, Any]) -> JobState:
     values = dict(row)
     values["status"] = JobStatus(values["status"])
     return JobState(**values)

@@ -132,7 +132,11 @@ class Batcher:
         with self.store.write() as tx:
             known = tx.known_event_ids([e.id for e in events])
             fresh = [e for e in dict((e.id, e) for e in events).values() if e.id not in known]
-            tx.states.prefetch((e.account, e.marketplace_id, e.sku) for e in fresh)
+            tx.states.prefetch(
+                (e.account, e.marketplace_id, e.sku)
+                for e in fresh
+                if not isinstance(e, OrderShipped)
+            )
             for event in fresh:
                 tx.record(
                     recorded_event(event, now),

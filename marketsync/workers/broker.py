@@ -231,7 +231,7 @@ def _drain(connection: Connection, topology: Topology, limit: int) -> tuple[Any,
     channel = connection.channel()
     queue = topology.dead_queue.bind(channel)
     queue.declare()
-    messages = []
+    messages: list[Message] = []
     while len(messages) < limit:
         message = queue.get(no_ack=False)
         if message is None:

@@ -331,7 +331,7 @@ class Poller:
 
     def _retry_at(self, attempt: int) -> float:
         p = self.settings.pipeline
-        delay = min(p.retry_max, p.retry_base * 2 ** max(0, attempt - 1))
+        delay = min(p.retry_max, p.retry_base * 2.0 ** max(0, attempt - 1))
         return self.clock() + delay * random.uniform(0.8, 1.2)
 
     def _with_retry_times(
@@ -367,7 +367,7 @@ class Poller:
 
     def _defer(self, job: JobState, error: AmazonError) -> float:
         job = self._current(job.job_id)
-        delay = min(MAX_DEFER, 2.0 * 2 ** min(job.deferrals, 8)) * random.uniform(0.5, 1.5)
+        delay = min(MAX_DEFER, 2.0 * 2.0 ** min(job.deferrals, 8)) * random.uniform(0.5, 1.5)
         now = self.clock()
         if isinstance(error, Throttled):
             with self.store.write() as tx:
