@@ -1,0 +1,71 @@
+"""The end-of-run checks every fault scenario makes (issue #4).
+
+* Amazon (the simulator) has the newest storefront value of every SKU;
+* no job submitted more than one feed, and every feed Amazon holds belongs to one job;
+* no SKU was ever in two unfinished jobs at once, checked from the log alone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+
+from marketsync import demo
+from marketsync.eventlog import tables
+from marketsync.eventlog.store import EventStore, RecordedEvent
+
+
+def all_events(store: EventStore) -> list[RecordedEvent]:
+    with store.read() as connection:
+        rows = connection.execute(sa.select(tables.events).order_by(tables.events.c.position))
+        return [RecordedEvent(**row) for row in rows.mappings()]
+
+
+def amazon_has_newest_values(run: Any, burst: demo.Burst) -> None:
+    sellers = {name: seller for name, seller, *_ in demo.ACCOUNTS}
+    listings = {name: run.listings(seller) for name, seller in sellers.items()}
+    wrong = []
+    for (account, sku), want in burst.final.items():
+        if (account, sku) in burst.unlisted or (account, sku) in burst.refused:
+            continue
+        have = listings[account].get(sku, {})
+        for field in ("quantity", "price"):
+            if want[field] is not None and have.get(field) != want[field]:
+                wrong.append((account, sku, field, want[field], have.get(field)))
+    assert not wrong, f"{len(wrong)} SKU values differ from the storefront, e.g. {wrong[:5]}"
+
+
+def no_feed_twice(run: Any) -> None:
+    """Each job submitted at most one feed; Amazon holds no feed that no job owns."""
+    events = all_events(run.store)
+    per_job = Counter(e.data["job_id"] for e in events if e.type == "FeedSubmitted")
+    twice = {job: n for job, n in per_job.items() if n > 1}
+    assert not twice, f"jobs that recorded more than one feed: {twice}"
+    owned = {e.data["feed_id"] for e in events if e.type == "FeedSubmitted"}
+    on_amazon = {str(f["feedId"]) for f in run.feeds()}
+    assert on_amazon == owned, (
+        f"feeds on Amazon that no job owns: {sorted(on_amazon - owned)}; "
+        f"jobs' feeds Amazon lacks: {sorted(owned - on_amazon)}"
+    )
+
+
+def no_sku_in_two_unfinished_jobs(store: EventStore) -> None:
+    """Replays reservations and job ends: a SKU is never reserved while another job holds it
+    (unless an operator abandoned that job)."""
+    holder: dict[tuple[str, str, str], int] = {}
+    jobs: dict[int, tuple[str, str]] = {}
+    for event in all_events(store):
+        data = event.data
+        if event.type == "JobReserved":
+            jobs[data["job_id"]] = (data["account"], data["marketplace"])
+            for item in data["items"]:
+                key = (data["account"], data["marketplace"], item["sku"])
+                assert key not in holder, (
+                    f"{key} reserved by job {data['job_id']} while job {holder[key]} holds it"
+                )
+                holder[key] = data["job_id"]
+        elif event.type in ("JobEnded", "JobAbandoned"):
+            for key in [k for k, job in holder.items() if job == data["job_id"]]:
+                del holder[key]
