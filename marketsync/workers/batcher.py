@@ -163,6 +163,9 @@ class Batcher:
         with self.store.write() as tx:
             if tokens_wait(tx.connection, account.name, limits, now) > 0:
                 return None
+            oldest = _oldest_eligible(tx, account.name, marketplace, now)
+            if oldest is None or now - oldest < self.policy.gathering_window:
+                return None  # cheap: no rows read while nothing can be ready
             candidates = _eligible(tx, account.name, marketplace, now, self.policy.max_messages)
             plan = plan_job(candidates, marketplace, now, self.policy)
             if plan is None or take_tokens(tx.connection, account.name, limits, now) > 0:
@@ -232,6 +235,19 @@ def _change(event: ProductChanged, now: float) -> ChangeRecorded:
         currency=event.price.currency if event.price else None,
         occurred_at=event.occurred_at.isoformat(),
     )
+
+
+def _oldest_eligible(tx: WriteTx, account: str, marketplace: str, now: float) -> float | None:
+    t = tables.sku_state
+    query = sa.select(sa.func.min(t.c.pending_since)).where(
+        t.c.account == account,
+        t.c.marketplace == marketplace,
+        t.c.pending_since.is_not(None),
+        t.c.job_id.is_(None),
+        t.c.not_before <= now,
+    )
+    value = tx.connection.execute(query).scalar()
+    return None if value is None else float(value)
 
 
 def _eligible(

@@ -68,6 +68,7 @@ from marketsync.eventlog.coordination import (
     reschedule,
     take_tokens,
 )
+from marketsync.eventlog.database import DatabaseUnavailable
 from marketsync.eventlog.store import EventStore, read_stream
 from marketsync.settings import Settings
 from marketsync.workers.batcher import limit_for
@@ -112,6 +113,11 @@ class Poller:
             except IllegalTransition as e:  # canceled or abandoned by an operator meanwhile
                 log.info("job_changed_meanwhile", job_id=job.job_id, detail=str(e))
                 next_check = self.clock()
+            except DatabaseUnavailable:
+                raise  # the loop waits for the database; the lease hands the job on
+            except Exception:  # a bug in one job must not stop every other job
+                log.exception("job_step_failed", job_id=job.job_id)
+                next_check = self.clock() + MAX_DEFER
             self._note_announced_rates(job)
             with self.store.write() as tx:
                 reschedule(tx.connection, job.job_id, next_check)
@@ -147,10 +153,9 @@ class Poller:
             if job.status == JobStatus.RESERVED:
                 job = self._create(job)
             if job.status == JobStatus.CREATED:
-                wait = self._take(job, "createFeedDocument")
+                wait = self._start_processing(job)
                 if wait > 0:
                     return now + wait
-                self._record(JobProcessingStarted(at=self.clock(), job_id=job.job_id))
                 return self._submit(job, fresh=True)
             if job.status == JobStatus.PROCESSING:
                 return self._submit(job, fresh=False)
@@ -161,6 +166,33 @@ class Poller:
         except (Rejected, AuthFailed, ReportUnreadable) as e:
             self._end(self._current(job.job_id), "error", str(e), self._retry_at(1))
         return now + self.settings.pipeline.poll_interval
+
+    def _start_processing(self, job: JobState) -> float:
+        """created → processing, once no other job of its account and marketplace is
+        between upload and FeedSubmitted, and a createFeedDocument token is there.
+
+        One submission at a time per account and marketplace is what lets a restarted
+        poller tell its own feed apart in getFeeds (see :meth:`_find_submitted`).
+        Returns 0.0 when started, else the seconds to wait.
+        """
+        t = tables.job_state
+        limit = limit_for(self.settings.account(job.account), "createFeedDocument")
+        with self.store.write() as tx:
+            busy = tx.connection.execute(
+                sa.select(sa.func.count()).where(
+                    t.c.account == job.account,
+                    t.c.marketplace == job.marketplace,
+                    t.c.status == JobStatus.PROCESSING.value,
+                )
+            ).scalar_one()
+            if busy:
+                return 1.0
+            wait = take_tokens(
+                tx.connection, job.account, {"createFeedDocument": limit}, self.clock()
+            )
+            if wait == 0.0:
+                tx.record(JobProcessingStarted(at=self.clock(), job_id=job.job_id))
+        return wait
 
     def _current(self, job_id: int) -> JobState:
         with self.store.write() as tx:
