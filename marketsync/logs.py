@@ -1,15 +1,16 @@
 """structlog set-up for every runnable: key/value events, secrets redacted, JSON or console.
 
-The redactor replaces every known credential value (LWA client id and secret, refresh
-tokens, broker and database passwords) wherever it appears in a log event, so even an
-exception text that quotes a URL or a request cannot carry one out.
+Redaction works on the final text of every line, after rendering: whatever a value was (an
+exception, bytes, a set, a dict key, a library's traceback), if its rendering contains a
+known credential (LWA client id and secret, refresh tokens, broker and database passwords),
+the credential is replaced. The same happens to the standard library's log records.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -21,22 +22,26 @@ class Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
         self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
-    def scrub(self, value: Any) -> Any:
-        if isinstance(value, str):
-            for secret in self.secrets:
-                if secret in value:
-                    value = value.replace(secret, REDACTED)
-            return value
-        if isinstance(value, dict):
-            return {k: self.scrub(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return type(value)(self.scrub(v) for v in value)
-        return value
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
 
-    def __call__(
-        self, _logger: Any, _name: str, event: MutableMapping[str, Any]
-    ) -> MutableMapping[str, Any]:
-        return {key: self.scrub(value) for key, value in event.items()}
+    def __call__(self, _logger: Any, _name: str, rendered: str) -> str:
+        """The last structlog processor: scrubs the rendered line."""
+        return self.scrub(rendered)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a stdlib record (traceback included), then scrubs the text."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redactor.scrub(super().format(record))
 
 
 def configure(secrets: Iterable[str], *, json: bool = False, level: int = logging.INFO) -> None:
@@ -51,24 +56,15 @@ def configure(secrets: Iterable[str], *, json: bool = False, level: int = loggin
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            redactor,
             renderer,
+            redactor,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_StdlibRedaction(redactor))
-
-
-class _StdlibRedaction(logging.Filter):
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__()
-        self.redactor = redactor
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redactor.scrub(record.getMessage())
-        record.args = None
-        return True
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(redactor))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 DEFAULT_DATABASE_URL = "sqlite:///marketsync.db"
@@ -115,12 +115,10 @@ class Settings:
     def secret_values(self) -> tuple[str, ...]:
         """Every credential value this process knows, for the log redactor."""
         values = [s.reveal() for a in self.accounts for s in a.secrets()]
-        password = urlsplit(self.amqp_url).password
-        if password:
-            values.append(password)
-        db_password = urlsplit(self.database_url).password
-        if db_password:
-            values.append(db_password)
+        for url in (self.amqp_url, self.database_url):
+            password = urlsplit(url).password
+            if password:
+                values += [password, unquote(password)]  # as written, and as the client uses it
         return tuple(v for v in values if v)
 
 

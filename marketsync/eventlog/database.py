@@ -70,8 +70,10 @@ def alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent, safe for concurrent starts)."""
-    with engine.begin() as connection:
-        take_write_lock(connection)
-        config = alembic_config(engine)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with engine.connect() as raw:
+        connection = raw.execution_options(marketsync_write=True)  # BEGIN IMMEDIATE on SQLite
+        with connection.begin():
+            take_write_lock(connection)
+            config = alembic_config(engine)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
