@@ -28,9 +28,9 @@ class Redactor:
                 text = text.replace(secret, REDACTED)
         return text
 
-    def __call__(self, _logger: Any, _name: str, rendered: str) -> str:
+    def __call__(self, _logger: Any, _name: str, rendered: Any) -> str:
         """The last structlog processor: scrubs the rendered line."""
-        return self.scrub(rendered)
+        return self.scrub(str(rendered))
 
 
 class RedactingFormatter(logging.Formatter):
