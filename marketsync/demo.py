@@ -61,6 +61,7 @@ def run_settings(
     simulator: Mapping[str, Any] | None = None,
     pipeline: Mapping[str, Any] | None = None,
     limits: Mapping[str, Any] | None = None,
+    amazon_timeout: float | None = None,
 ) -> Settings:
     """Settings for a demo or test run: fast buckets, short windows, local simulator."""
     document: dict[str, Any] = {
@@ -107,6 +108,8 @@ def run_settings(
             "endpoint": simulator_url,
             "token_endpoint": f"{simulator_url}/auth/o2/token",
         }
+        if amazon_timeout is not None:
+            document["amazon"]["timeout"] = amazon_timeout
     env = {**environ, "MARKETSYNC_AMQP_URL": amqp_url, "MARKETSYNC_DATABASE_URL": database_url}
     return parse_settings(document, env)
 

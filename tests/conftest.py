@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import pytest
 
@@ -14,6 +18,30 @@ from tests import services
 def amqp_url() -> Iterator[str]:
     """A RabbitMQ vhost of this test's own."""
     yield from services.rabbitmq_vhost()
+
+
+@pytest.fixture
+def amqp_user_url(amqp_url: str) -> Iterator[str]:
+    """``amqp_url``'s vhost, reached as a RabbitMQ user of this test's own with a random
+    password (a credential that appears nowhere else, for leak checks)."""
+    parts = urlsplit(amqp_url)
+    vhost = unquote(parts.path.removeprefix("/"))
+    user, password = f"marketsync-test-{uuid.uuid4().hex[:8]}", secrets.token_hex(16)
+
+    def ctl(*args: str) -> None:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+    try:
+        ctl("add_user", user, password)
+        ctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+    except (OSError, subprocess.SubprocessError) as e:
+        services.unavailable(f"cannot add a RabbitMQ user with rabbitmqctl: {e}")
+    try:
+        host = parts.netloc.rpartition("@")[2]
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+        yield urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    finally:
+        ctl("delete_user", user)
 
 
 @pytest.fixture

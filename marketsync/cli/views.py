@@ -46,7 +46,14 @@ JOB_COLUMNS = (
     "items",
     "accepted",
     "rejected",
+    "note",
 )
+
+
+def job_note(job: JobState) -> str | None:
+    """What an operator must see at a glance: a stuck or abandoned feed."""
+    notes = [word for word, flag in (("stuck", job.stuck), ("abandoned", job.abandoned)) if flag]
+    return ", ".join(notes) or None
 
 
 def job_row(job: JobState) -> list[Any]:
@@ -60,6 +67,7 @@ def job_row(job: JobState) -> list[Any]:
         job.items,
         job.accepted,
         job.rejected,
+        job_note(job),
     ]
 
 

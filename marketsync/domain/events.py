@@ -200,6 +200,16 @@ class FeedDocumentUploaded(Event):
     document_id: str
 
 
+@event_type("CreateFeedCalled")
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CreateFeedCalled(Event):
+    """Recorded just before createFeed: from here a feed may exist on Amazon, so a retry
+    first looks for it (getFeeds) rather than create a second one."""
+
+    job_id: int
+    document_id: str
+
+
 @event_type("FeedSubmitted")
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FeedSubmitted(Event):

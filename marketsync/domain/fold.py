@@ -83,7 +83,7 @@ def _fold_end(states: States, event: JobEnded) -> None:
     keys = [(job.account, job.marketplace, name) for name in event.resend]
     states.prefetch(keys)
     for key in keys:
-        states.put_sku(sku.resend(states.sku(key), event.at))
+        states.put_sku(sku.owe_resend(states.sku(key), event.at))
 
 
 def _fold_report(states: States, event: FeedReportReceived) -> JobState:
@@ -98,7 +98,9 @@ def _fold_report(states: States, event: FeedReportReceived) -> JobState:
         states.put_sku(sku.accept(state, event.at))
     for rejection in event.rejected:
         state = states.sku((account, marketplace, rejection.sku))
-        states.put_sku(sku.reject(state, rejection.code, rejection.message, rejection.retry_at))
+        states.put_sku(
+            sku.reject(state, rejection.code, rejection.message, rejection.retry_at, event.at)
+        )
     return job
 
 
@@ -116,7 +118,7 @@ def fold(states: States, event: Event) -> None:
         case JobAbandoned():
             states.put_job(jobs.apply(_job(states, event.job_id), event))
             for state in states.skus_in_job(event.job_id):
-                states.put_sku(sku.release(state))
+                states.put_sku(sku.release(state, event.at))
         case _:
             job_id = getattr(event, "job_id", None)
             if job_id is None:

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from marketsync.domain.events import (
     ApiCallDeferred,
+    CreateFeedCalled,
     Event,
     FeedDocumentUploaded,
     FeedReportReceived,
@@ -85,6 +86,8 @@ class JobState:
     feed_status: str | None = None
     error: str | None = None
     deferrals: int = 0
+    retry_streak: int = 0  # deferrals since the job last moved on
+    create_feed_calls: int = 0
     submitted_at: float | None = None
     stuck: bool = False
     abandoned: bool = False
@@ -110,7 +113,13 @@ def start(event: JobReserved) -> JobState:
 def _moved(job: JobState, to: JobStatus, event: Event) -> JobState:
     if job.final or (to != job.status and to not in ALLOWED[job.status]):
         raise IllegalTransition(f"job {job.job_id}: {job.status} → {to} is not allowed")
-    return replace(job, status=to, updated_at=event.at, stream_version=job.stream_version + 1)
+    return replace(
+        job,
+        status=to,
+        updated_at=event.at,
+        stream_version=job.stream_version + 1,
+        retry_streak=0,
+    )
 
 
 def _require(job: JobState, event: Event, *statuses: JobStatus) -> None:
@@ -133,6 +142,11 @@ def apply(job: JobState, event: Event) -> JobState:
         case FeedDocumentUploaded():
             _require(job, event, JobStatus.PROCESSING)
             return replace(_moved(job, job.status, event), document_id=event.document_id)
+        case CreateFeedCalled():
+            _require(job, event, JobStatus.PROCESSING)
+            return replace(
+                _moved(job, job.status, event), create_feed_calls=job.create_feed_calls + 1
+            )
         case FeedSubmitted():
             _require(job, event, JobStatus.PROCESSING)
             job = _moved(job, JobStatus.WAITING, event)
@@ -152,7 +166,11 @@ def apply(job: JobState, event: Event) -> JobState:
             return replace(_moved(job, job.status, event), feed_status=event.status)
         case ApiCallDeferred():
             _require(job, event, JobStatus.CREATED, JobStatus.PROCESSING, JobStatus.WAITING)
-            return replace(_moved(job, job.status, event), deferrals=job.deferrals + 1)
+            return replace(
+                _moved(job, job.status, event),
+                deferrals=job.deferrals + 1,
+                retry_streak=job.retry_streak + 1,
+            )
         case FeedReportReceived():
             _require(job, event, JobStatus.WAITING)
             return replace(

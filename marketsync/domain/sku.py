@@ -73,6 +73,7 @@ class SkuState:
     zeroed_status_change: int = 0  # removal: the request whose quantity 0 was accepted
     linked_since: float | None = None
     deleted: bool = False
+    resend_owed: bool = False  # an abandoned job ended while another job carried the SKU
     attempts: int = 0
     last_error_code: str | None = None
     last_error_message: str | None = None
@@ -208,12 +209,36 @@ def apply_status(state: SkuState, event: SellingStatusRequested) -> SkuState:
     return _mark_pending(state, new, event.at)
 
 
-def resend(state: SkuState, at: float) -> SkuState:
-    """Forget what Amazon accepted, so current values go again."""
-    new = replace(_bumped(state), acked_quantity_version=NO_VERSION, acked_price_version=NO_VERSION)
+def _forget_acked(state: SkuState, at: float) -> SkuState:
+    new = replace(
+        state,
+        acked_quantity_version=NO_VERSION,
+        acked_price_version=NO_VERSION,
+        resend_owed=False,
+    )
     if state.asin is not None and state.status == ACTIVE:
         new = replace(new, acked_listing_version=NO_VERSION)
     return _mark_pending(state, new, at)
+
+
+def owe_resend(state: SkuState, at: float) -> SkuState:
+    """Send current values again: now, or once the job that carries the SKU has ended
+    (what that job sends may be overtaken by an older feed Amazon applies after it)."""
+    if state.job_id is not None:
+        return replace(state, resend_owed=True)
+    return _forget_acked(state, at)
+
+
+def resend(state: SkuState, at: float) -> SkuState:
+    """An operator's resend request (an event of the SKU's own stream)."""
+    return owe_resend(_bumped(state), at)
+
+
+def _settled(before: SkuState, after: SkuState, at: float) -> SkuState:
+    """The SKU left its job: settle a resend owed meanwhile, and the pending mark."""
+    if after.resend_owed:
+        return _forget_acked(after, at)
+    return _mark_pending(before, after, at)
 
 
 def claim(state: SkuState, job_id: int, item: JobItem) -> SkuState:
@@ -295,28 +320,29 @@ def accept(state: SkuState, at: float) -> SkuState:
     new = replace(
         _released(new), attempts=0, last_error_code=None, last_error_message=None, not_before=0.0
     )
-    return _mark_pending(state, new, at)
+    return _settled(state, new, at)
 
 
-def reject(state: SkuState, code: str, message: str, retry_at: float) -> SkuState:
+def reject(state: SkuState, code: str, message: str, retry_at: float, at: float) -> SkuState:
     """Amazon rejected the item (or the whole job failed): it stays pending, retried later."""
-    return replace(
+    new = replace(
         _released(state),
         attempts=state.attempts + 1,
         last_error_code=code,
         last_error_message=message,
         not_before=retry_at,
     )
+    return _settled(state, new, at)
 
 
-def release(state: SkuState) -> SkuState:
+def release(state: SkuState, at: float) -> SkuState:
     """The job was canceled: the item is pending again as if the job had never existed."""
-    return _released(state)
+    return _settled(state, _released(state), at)
 
 
 def apply_job_end(state: SkuState, event: JobEnded) -> SkuState:
     if state.job_id != event.job_id:
         return state
     if event.status == "error":
-        return reject(state, "JOB_ERROR", event.reason, event.retry_at)
-    return release(state)
+        return reject(state, "JOB_ERROR", event.reason, event.retry_at, event.at)
+    return release(state, event.at)

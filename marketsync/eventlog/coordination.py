@@ -35,8 +35,9 @@ def _load_bucket(
     bucket = Bucket(
         rate=row["rate"], burst=row["burst"], tokens=row["tokens"], updated_at=row["updated_at"]
     )
-    if (bucket.rate, bucket.burst) != (limit.rate, limit.burst):
-        bucket = bucket.adapted(rate=limit.rate, burst=limit.burst)
+    rate = min(limit.rate, row["announced_rate"] or limit.rate)  # Amazon's lower word wins
+    if (bucket.rate, bucket.burst) != (rate, limit.burst):
+        bucket = bucket.adapted(rate=rate, burst=limit.burst)
     return bucket
 
 

@@ -8,7 +8,8 @@ Two steps, each one transaction:
   state. Only after it commits does the consumer ack the messages.
 * :meth:`Batcher.form_jobs` reserves a job per account and marketplace when the batching
   policy says so and both createFeed buckets (createFeed and JSON_LISTINGS_FEED) hold a
-  token, taken in the same transaction.
+  token, and no earlier job of theirs is still waiting for one: items keep gathering into
+  the next job instead of splitting. The poller takes the tokens right before createFeed.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from marketsync.domain.events import (
     SellingStatusRequested,
 )
 from marketsync.domain.feed_document import FEED_TYPE
+from marketsync.domain.jobs import JobStatus
 from marketsync.domain.sku import SkuState
 from marketsync.domain.token_bucket import DEFAULT_LIMITS
 from marketsync.eventlog import tables
-from marketsync.eventlog.coordination import take_tokens, tokens_wait
+from marketsync.eventlog.coordination import tokens_wait
 from marketsync.eventlog.database import DatabaseUnavailable
 from marketsync.eventlog.states import sku_from_row
 from marketsync.eventlog.store import EventStore, WriteTx
@@ -162,13 +164,15 @@ class Batcher:
         limits = {op: limit_for(account, op) for op in SUBMISSION_BUCKETS}
         with self.store.write() as tx:
             if tokens_wait(tx.connection, account.name, limits, now) > 0:
-                return None
+                return None  # items keep gathering until a feed could actually go
+            if _waiting_jobs(tx, account.name, marketplace):
+                return None  # one job waits for the token at a time: no splitting
             oldest = _oldest_eligible(tx, account.name, marketplace, now)
             if oldest is None or now - oldest < self.policy.gathering_window:
                 return None  # cheap: no rows read while nothing can be ready
             candidates = _eligible(tx, account.name, marketplace, now, self.policy.max_messages)
             plan = plan_job(candidates, marketplace, now, self.policy)
-            if plan is None or take_tokens(tx.connection, account.name, limits, now) > 0:
+            if plan is None:
                 return None
             job_id = tx.next_job_id()
             tx.record(
@@ -235,6 +239,17 @@ def _change(event: ProductChanged, now: float) -> ChangeRecorded:
         currency=event.price.currency if event.price else None,
         occurred_at=event.occurred_at.isoformat(),
     )
+
+
+def _waiting_jobs(tx: WriteTx, account: str, marketplace: str) -> int:
+    """Jobs of this account and marketplace not yet submitting (reserved or created)."""
+    t = tables.job_state
+    query = sa.select(sa.func.count()).where(
+        t.c.account == account,
+        t.c.marketplace == marketplace,
+        t.c.status.in_([JobStatus.RESERVED.value, JobStatus.CREATED.value]),
+    )
+    return int(tx.connection.execute(query).scalar_one())
 
 
 def _oldest_eligible(tx: WriteTx, account: str, marketplace: str, now: float) -> float | None:

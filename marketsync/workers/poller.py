@@ -37,6 +37,7 @@ from marketsync.amazon.feeds import (
 )
 from marketsync.domain.events import (
     ApiCallDeferred,
+    CreateFeedCalled,
     Event,
     FeedDocumentUploaded,
     FeedReportReceived,
@@ -67,11 +68,12 @@ from marketsync.eventlog.coordination import (
     drain,
     reschedule,
     take_tokens,
+    tokens_wait,
 )
 from marketsync.eventlog.database import DatabaseUnavailable
 from marketsync.eventlog.store import EventStore, read_stream
 from marketsync.settings import Settings
-from marketsync.workers.batcher import limit_for
+from marketsync.workers.batcher import SUBMISSION_BUCKETS, limit_for
 
 log = structlog.get_logger(__name__)
 
@@ -136,9 +138,14 @@ class Poller:
 
     def _take(self, job: JobState, operation: str) -> float:
         """Take a token for ``operation``; 0.0 when taken, else seconds to wait."""
-        limit = limit_for(self.settings.account(job.account), operation)
+        return self._take_all(job, (operation,))
+
+    def _take_all(self, job: JobState, operations: tuple[str, ...]) -> float:
+        """A token from each bucket, all or none; 0.0 when taken, else seconds to wait."""
+        account = self.settings.account(job.account)
+        limits = {op: limit_for(account, op) for op in operations}
         with self.store.write() as tx:
-            return take_tokens(tx.connection, job.account, {operation: limit}, self.clock())
+            return take_tokens(tx.connection, job.account, limits, self.clock())
 
     def _stream(self, job_id: int) -> list[Event]:
         with self.store.read() as connection:
@@ -156,9 +163,9 @@ class Poller:
                 wait = self._start_processing(job)
                 if wait > 0:
                     return now + wait
-                return self._submit(job, fresh=True)
+                return self._submit(self._current(job.job_id))
             if job.status == JobStatus.PROCESSING:
-                return self._submit(job, fresh=False)
+                return self._submit(job)
             if job.status == JobStatus.WAITING:
                 return self._watch(job)
         except (Throttled, Transient) as e:
@@ -169,14 +176,17 @@ class Poller:
 
     def _start_processing(self, job: JobState) -> float:
         """created → processing, once no other job of its account and marketplace is
-        between upload and FeedSubmitted, and a createFeedDocument token is there.
+        between upload and FeedSubmitted, a createFeedDocument token is taken and both
+        createFeed buckets hold one (taken later, right before createFeed).
 
         One submission at a time per account and marketplace is what lets a restarted
         poller tell its own feed apart in getFeeds (see :meth:`_find_submitted`).
         Returns 0.0 when started, else the seconds to wait.
         """
         t = tables.job_state
-        limit = limit_for(self.settings.account(job.account), "createFeedDocument")
+        account = self.settings.account(job.account)
+        upload = {"createFeedDocument": limit_for(account, "createFeedDocument")}
+        submit = {op: limit_for(account, op) for op in SUBMISSION_BUCKETS}
         with self.store.write() as tx:
             busy = tx.connection.execute(
                 sa.select(sa.func.count()).where(
@@ -187,9 +197,9 @@ class Poller:
             ).scalar_one()
             if busy:
                 return 1.0
-            wait = take_tokens(
-                tx.connection, job.account, {"createFeedDocument": limit}, self.clock()
-            )
+            now = self.clock()
+            wait = tokens_wait(tx.connection, job.account, submit, now)
+            wait = wait or take_tokens(tx.connection, job.account, upload, now)
             if wait == 0.0:
                 tx.record(JobProcessingStarted(at=self.clock(), job_id=job.job_id))
         return wait
@@ -220,7 +230,9 @@ class Poller:
         )
         return self._current(job.job_id)
 
-    def _submit(self, job: JobState, fresh: bool) -> float:
+    def _submit(self, job: JobState) -> float:
+        """Upload the frozen document (unless done), then createFeed: tokens from both
+        createFeed buckets are taken right before each call, as Amazon counts it."""
         events = self._stream(job.job_id)
         gateway = self.gateway(job.account, job.marketplace)
         document_id = job.document_id
@@ -233,10 +245,16 @@ class Poller:
             self._record(
                 FeedDocumentUploaded(at=self.clock(), job_id=job.job_id, document_id=document_id)
             )
-            fresh = True
-        feed_id = None if fresh else self._find_submitted(job, events, gateway)
+        called_before = job.create_feed_calls > 0
+        feed_id = self._find_submitted(job, events, gateway) if called_before else None
         recovered = feed_id is not None
         if feed_id is None:
+            wait = self._take_all(job, SUBMISSION_BUCKETS)
+            if wait > 0:
+                return self.clock() + wait
+            self._record(
+                CreateFeedCalled(at=self.clock(), job_id=job.job_id, document_id=document_id)
+            )
             feed_id = gateway.create_feed(FEED_TYPE, document_id)
             self.crash_point("after_create_feed")
         self._record(
@@ -399,12 +417,13 @@ class Poller:
 
     def _defer(self, job: JobState, error: AmazonError) -> float:
         job = self._current(job.job_id)
-        delay = min(MAX_DEFER, 2.0 * 2.0 ** min(job.deferrals, 8)) * random.uniform(0.5, 1.5)
+        delay = min(MAX_DEFER, 2.0 ** min(job.retry_streak, 8)) * random.uniform(0.5, 1.5)
         now = self.clock()
         if isinstance(error, Throttled):
+            limit = limit_for(self.settings.account(job.account), error.operation)
             with self.store.write() as tx:
-                limit = limit_for(self.settings.account(job.account), error.operation)
                 drain(tx.connection, job.account, error.operation, limit, now)
+            delay = max(delay, random.uniform(1.0, 1.5) / limit.rate)  # one token's refill
         if not job.final:
             self._record(
                 ApiCallDeferred(

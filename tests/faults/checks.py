@@ -13,7 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from marketsync import demo
+from marketsync.domain.sku import SkuState
 from marketsync.eventlog import tables
+from marketsync.eventlog.states import sku_from_row
 from marketsync.eventlog.store import EventStore, RecordedEvent
 
 
@@ -69,3 +71,33 @@ def no_sku_in_two_unfinished_jobs(store: EventStore) -> None:
         elif event.type in ("JobEnded", "JobAbandoned"):
             for key in [k for k, job in holder.items() if job == data["job_id"]]:
                 del holder[key]
+
+
+def pending_states(store: EventStore) -> list[SkuState]:
+    """Worker state of every SKU that is pending or in a job."""
+    t = tables.sku_state
+    query = sa.select(t).where(sa.or_(t.c.pending_since.is_not(None), t.c.job_id.is_not(None)))
+    with store.read() as connection:
+        return [sku_from_row(row) for row in connection.execute(query).mappings()]
+
+
+def unfinished_jobs(store: EventStore) -> list[str]:
+    """One line per unfinished job with its last events, for assertion messages."""
+    t = tables.job_state
+    lines = []
+    with store.read() as connection:
+        rows = connection.execute(
+            sa.select(t).where(t.c.status.not_in(["done", "error", "canceled"]))
+        ).mappings()
+        for row in rows:
+            last = connection.execute(
+                sa.select(tables.events.c.type, tables.events.c.data)
+                .where(tables.events.c.stream == f"job:{row['job_id']}")
+                .order_by(tables.events.c.version.desc())
+                .limit(3)
+            ).all()
+            lines.append(
+                f"job {row['job_id']} {row['status']} feed={row['feed_id']} "
+                f"{row['feed_status']} last={[(e.type, e.data.get('reason', e.data.get('status'))) for e in last]}"
+            )
+    return lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ def run_poller(run, hook, until, timeout: float) -> bool:  # type: ignore[no-unt
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
 def test_a_crash_at_each_step_loses_nothing_and_submits_no_feed_twice(
-    amqp_url: str, postgres_url: str, point: str
+    amqp_url: str, postgres_url: str, point: str, tally: Any
 ) -> None:
     """Kill the poller at one step of every job's life; a new poller finishes the work."""
     burst = demo.make_burst(1200, 120, seed=11)
@@ -99,3 +100,4 @@ def test_a_crash_at_each_step_loses_nothing_and_submits_no_feed_twice(
                 if e.type == "FeedSubmitted"
             ), "no feed was found again by getFeeds"
         assert submitted["FeedSubmitted"] == len(run.feeds())
+    tally.add(crashes=crashes, restarts=crashes, published=len(burst.events))
