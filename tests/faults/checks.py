@@ -96,8 +96,9 @@ def unfinished_jobs(store: EventStore) -> list[str]:
                 .order_by(tables.events.c.version.desc())
                 .limit(3)
             ).all()
+            recent = [(e.type, e.data.get("reason", e.data.get("status"))) for e in last]
             lines.append(
                 f"job {row['job_id']} {row['status']} feed={row['feed_id']} "
-                f"{row['feed_status']} last={[(e.type, e.data.get('reason', e.data.get('status'))) for e in last]}"
+                f"{row['feed_status']} last={recent}"
             )
     return lines
