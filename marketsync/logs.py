@@ -8,6 +8,7 @@ the credential is replaced. The same happens to the standard library's log recor
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable
@@ -20,7 +21,8 @@ REDACTED = "***"
 
 class Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        forms = {form for s in secrets if len(s) >= 4 for form in _written_forms(s)}
+        self.secrets = sorted(forms, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
@@ -31,6 +33,16 @@ class Redactor:
     def __call__(self, _logger: Any, _name: str, rendered: Any) -> str:
         """The last structlog processor: scrubs the rendered line."""
         return self.scrub(str(rendered))
+
+
+def _written_forms(secret: str) -> set[str]:
+    """The secret as a renderer may write it: as is, JSON-escaped, repr-escaped."""
+    return {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+    }
 
 
 class RedactingFormatter(logging.Formatter):

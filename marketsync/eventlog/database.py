@@ -8,6 +8,7 @@ worker's read-decide-write step atomic across replicas.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
 WRITE_LOCK_KEY = 0x6D61726B  # "mark"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -25,12 +27,25 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or refused the operation; retry later."""
 
 
+@retry(
+    retry=retry_if_exception_type(sqlite3.OperationalError),
+    wait=wait_random_exponential(multiplier=0.05, max=1.0),
+    stop=stop_after_delay(30),
+    reraise=True,
+)
+def _use_wal(cursor: Any) -> None:
+    """Switch a fresh file to WAL once. SQLite refuses at once (no busy wait) while another
+    connection writes to a file not yet in WAL mode, so this waits and tries again."""
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    _use_wal(cursor)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
@@ -70,6 +85,13 @@ def alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent, safe for concurrent starts)."""
+    try:
+        _upgrade(engine)
+    except sa.exc.OperationalError as e:
+        raise DatabaseUnavailable(str(e.orig)) from e
+
+
+def _upgrade(engine: Engine) -> None:
     with engine.connect() as raw:
         connection = raw.execution_options(marketsync_write=True)  # BEGIN IMMEDIATE on SQLite
         with connection.begin():

@@ -31,7 +31,7 @@ from marketsync.workers.errors import TransientFailure
 log = structlog.get_logger(__name__)
 
 REASON_HEADER = "x-marketsync-reason"
-DELIVERY_LIMIT = 5
+DELIVERY_LIMIT = 20  # well above what crashes of a healthy batcher redeliver
 
 
 @dataclass(frozen=True, slots=True)
