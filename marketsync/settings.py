@@ -139,13 +139,20 @@ def resolve_secret(reference: object, where: str, environ: Mapping[str, str]) ->
     raise ConfigError(f"{where}: secrets are given by reference ('env:NAME' or 'file:/path')")
 
 
-def _limits(raw: object, where: str) -> Mapping[str, Limit]:
+def parse_limits(raw: object, where: str) -> Mapping[str, Limit]:
+    """``operation = { rate = N, burst = N }`` entries, for operations Amazon limits."""
+    from marketsync.domain.token_bucket import DEFAULT_LIMITS
+
     if raw is None:
         return MappingProxyType({})
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table of operation = {{ rate, burst }}")
     limits: dict[str, Limit] = {}
     for operation, spec in raw.items():
+        if operation not in DEFAULT_LIMITS:
+            raise ConfigError(
+                f"{where}: unknown operation {operation!r} (known: {', '.join(DEFAULT_LIMITS)})"
+            )
         try:
             rate, burst = float(spec["rate"]), float(spec["burst"])
         except (KeyError, TypeError, ValueError):
@@ -179,7 +186,7 @@ def _account(raw: object, index: int, environ: Mapping[str, str]) -> AccountSett
             raw.get("lwa_client_secret"), f"{where}.lwa_client_secret", environ
         ),
         refresh_token=resolve_secret(raw.get("refresh_token"), f"{where}.refresh_token", environ),
-        limits=_limits(raw.get("limits"), f"{where}.limits"),
+        limits=parse_limits(raw.get("limits"), f"{where}.limits"),
     )
 
 

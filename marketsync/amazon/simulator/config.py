@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from marketsync.domain.token_bucket import DEFAULT_LIMITS
-from marketsync.settings import ConfigError, Limit, Settings
+from marketsync.settings import ConfigError, Limit, Settings, parse_limits
 
 from .rules import MARKETPLACE_CURRENCY, Listing, Rules, normalise_price
 
@@ -256,19 +256,7 @@ def _seed(raw: object, index: int, sellers: set[str]) -> SeedListing:
 
 
 def _limits(raw: object) -> Mapping[str, Limit]:
-    where = "[simulator.limits]"
-    limits = {}
-    for key, spec in _table(raw, where).items():
-        if key not in DEFAULT_LIMITS:
-            raise ConfigError(f"{where}: unknown operation {key!r}")
-        try:
-            rate, burst = float(spec["rate"]), float(spec["burst"])
-        except (KeyError, TypeError, ValueError):
-            raise ConfigError(f"{where}.{key}: expected {{ rate = N, burst = N }}") from None
-        if rate <= 0 or burst < 1:
-            raise ConfigError(f"{where}.{key}: rate must be > 0 and burst >= 1")
-        limits[key] = Limit(rate, burst)
-    return MappingProxyType(limits)
+    return parse_limits(_table(raw, "[simulator.limits]"), "[simulator.limits]")
 
 
 def _ops(table: Mapping[str, Any], key: str, where: str) -> list[tuple[str, Any]]:
