@@ -146,18 +146,9 @@ def make_burst(
         price = None
         if quantity is None or rnd.random() < 0.5:
             price = Decimal(rnd.randint(100, 40000)) / 100
-        event = ProductChanged(
-            id=str(uuid.uuid4()),
-            account=name,
-            marketplace_id=marketplace,
-            occurred_at=datetime.now(UTC),
-            schema_version=1,
-            sku=sku,
-            version=version[key],
-            quantity=quantity,
-            price=Money(amount=price, currency=currency) if price else None,
+        burst.events.append(
+            _changed(name, marketplace, sku, version[key], quantity, price, currency)
         )
-        burst.events.append(event)
         state = burst.final.setdefault(key, {"quantity": None, "price": None})
         if quantity is not None:
             state["quantity"] = quantity
@@ -170,20 +161,34 @@ def make_burst(
         name, sku = key
         marketplace, currency = next((m, c) for n, _s, m, c in accounts if n == name)
         version[key] += 1
+        refused_price = Decimal(MAX_PRICE * 3)
         burst.events.append(
-            ProductChanged(
-                id=str(uuid.uuid4()),
-                account=name,
-                marketplace_id=marketplace,
-                occurred_at=datetime.now(UTC),
-                schema_version=1,
-                sku=sku,
-                version=version[key],
-                price=Money(amount=Decimal(MAX_PRICE * 3), currency=currency),
-            )
+            _changed(name, marketplace, sku, version[key], None, refused_price, currency)
         )
         burst.refused.add(key)
     return burst
+
+
+def _changed(
+    account: str,
+    marketplace: str,
+    sku: str,
+    version: int,
+    quantity: int | None,
+    price: Decimal | None,
+    currency: str,
+) -> ProductChanged:
+    return ProductChanged(
+        id=str(uuid.uuid4()),
+        account=account,
+        marketplace_id=marketplace,
+        occurred_at=datetime.now(UTC),
+        schema_version=1,
+        sku=sku,
+        version=version,
+        quantity=quantity,
+        price=Money(amount=price, currency=currency) if price is not None else None,
+    )
 
 
 def seed_listings(
