@@ -39,6 +39,7 @@ def reachable(url: str, default_port: int) -> bool:
 
 
 _containers: dict[str, str] = {}
+_rabbit: list[object] = []  # the RabbitMQ container, when testcontainers started one
 
 
 def _from_docker(kind: str) -> str | None:
@@ -55,6 +56,7 @@ def _from_docker(kind: str) -> str | None:
             rabbit = RabbitMqContainer("rabbitmq:3.13-management").start()
             host, port = rabbit.get_container_host_ip(), rabbit.get_exposed_port(5672)
             _containers[kind] = f"amqp://guest:guest@{host}:{port}/%2F"
+            _rabbit.append(rabbit)
         else:
             from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
 
@@ -122,6 +124,11 @@ def rabbitmq_vhost() -> Iterator[str]:
     name = f"marketsync-test-{uuid.uuid4().hex[:12]}"
 
     def ctl(*args: str) -> None:
+        if _rabbit and server == _containers.get("amqp"):  # inside the container
+            code, output = _rabbit[0].exec(["rabbitmqctl", "-q", *args])  # type: ignore[attr-defined]
+            if code:
+                raise subprocess.CalledProcessError(code, args, output)
+            return
         subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
     try:
