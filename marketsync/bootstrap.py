@@ -57,6 +57,7 @@ class Stopper:
 
     event: threading.Event = field(default_factory=threading.Event)
     callbacks: list[Callable[[], None]] = field(default_factory=list)
+    crashed: list[str] = field(default_factory=list)  # workers that died of an error
 
     def stop(self) -> None:
         self.event.set()
@@ -157,6 +158,7 @@ def _guarded(name: str, target: Callable[[], None], stopper: Stopper) -> Callabl
             target()
         except Exception:
             log.exception("worker_crashed", worker=name)
+            stopper.crashed.append(name)
             stopper.stop()
             raise
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from marketsync.bootstrap import WORKERS, Stopper, run_workers
@@ -29,7 +30,13 @@ def _run(args: argparse.Namespace, names: tuple[str, ...]) -> int:
     while any(t.is_alive() for t in threads):
         for thread in threads:
             thread.join(timeout=0.5)
-    return 0 if stopper.event.is_set() else 1
+    if stopper.crashed:
+        print(
+            f"marketsync: worker {', '.join(stopper.crashed)} stopped on an error (see the log)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def run_one(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from marketsync.domain.fold import fold
 from marketsync.domain.jobs import JobState
 from marketsync.domain.sku import SkuState
 from marketsync.eventlog import tables
+from marketsync.eventlog.database import DatabaseUnavailable
 from marketsync.eventlog.states import SqlStates, job_from_row, sku_from_row, upsert
 from marketsync.eventlog.store import EventStore, RecordedEvent, read_events, read_stream
 
@@ -40,6 +41,12 @@ class Projector:
 
     def run_once(self) -> int:
         """Fold the next batch of events into the views; how many were folded."""
+        try:
+            return self._fold_next()
+        except sa.exc.OperationalError as e:
+            raise DatabaseUnavailable(str(e.orig)) from e
+
+    def _fold_next(self) -> int:
         with self.store.engine.connect() as raw:
             connection = raw.execution_options(marketsync_write=True)
             with connection.begin():

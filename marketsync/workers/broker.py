@@ -25,12 +25,14 @@ from typing import Any
 import structlog
 from kombu import Connection, Consumer, Exchange, Message, Producer, Queue
 from kombu.mixins import ConsumerMixin
+from kombu.transport.pyamqp import Message as PyAmqpMessage
 
 from marketsync.workers.errors import TransientFailure
 
 log = structlog.get_logger(__name__)
 
 REASON_HEADER = "x-marketsync-reason"
+ORIGINAL_COMPRESSION = "x-original-compression"
 DELIVERY_LIMIT = 20  # well above what crashes of a healthy batcher redeliver
 
 
@@ -92,6 +94,43 @@ CONTRACT_TOPOLOGY = Topology()
 Handler = Callable[[Sequence[bytes]], Sequence[str | None]]
 
 
+class RawMessage(PyAmqpMessage):  # type: ignore[misc]
+    """A delivery exactly as sent: kombu neither inflates a ``compression`` body (a small
+    message could become a huge one before our size check) nor decodes it as text. The
+    compression header is kept as ``x-original-compression`` for the dead letter."""
+
+    def __init__(self, msg: Any, channel: Any = None, **kwargs: Any) -> None:
+        headers = msg.properties.get("application_headers") or {}
+        compression = headers.pop("compression", None)
+        super().__init__(msg, channel, **kwargs)
+        if compression is not None:
+            self.headers[ORIGINAL_COMPRESSION] = compression
+
+
+def raw_channel(channel: Any) -> Any:
+    """Deliveries on ``channel`` arrive as :class:`RawMessage` with bytes bodies."""
+    channel.auto_decode = False
+    channel.Message = RawMessage
+    return channel
+
+
+def body_bytes(message: Message) -> bytes:
+    body = message.body
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):  # a library that decoded it anyway
+        return body.encode("utf-8", "surrogateescape")
+    return bytes(body or b"")
+
+
+def as_sent(headers: dict[str, Any] | None) -> dict[str, Any]:
+    """The publisher's headers again (the compression header put back)."""
+    restored = dict(headers or {})
+    if ORIGINAL_COMPRESSION in restored:
+        restored["compression"] = restored.pop(ORIGINAL_COMPRESSION)
+    return restored
+
+
 def connect(url: str) -> Connection:
     """A kombu connection with publisher confirms; nothing connects until first use."""
     return Connection(url, transport_options={"confirm_publish": True}, heartbeat=30)
@@ -122,6 +161,7 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
 
     def get_consumers(self, consumer_cls: type[Consumer], channel: Any) -> list[Consumer]:
         self.topology.declare(self.connection)
+        raw_channel(channel)
         self._producer = Producer(channel)
         # on_message: raw bodies, never decoded by kombu (a bad body must reach the handler)
         consumer = consumer_cls(queues=[self.topology.batcher_queue], on_message=self._on_message)
@@ -133,7 +173,20 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
         log.info("broker_connected")
 
     def run_forever(self) -> None:
-        self.run(safety_interval=self.batch_wait)
+        while not self.should_stop:
+            try:
+                self.run(safety_interval=self.batch_wait)
+            except (UnicodeDecodeError, ValueError) as e:
+                # A frame py-amqp cannot decode (e.g. a routing key that is not UTF-8).
+                # Drop the connection: its unacked messages are redelivered, and one that
+                # keeps breaking the frame reaches the delivery limit and the dead letters.
+                log.error("undecodable_delivery", error=str(e))
+                self._buffer.clear()
+                time.sleep(0.5)
+
+    def on_decode_error(self, message: Message, exc: Exception) -> None:
+        """kombu could not decode a delivery: never ack and drop it, judge its raw body."""
+        self._on_message(message)
 
     def _on_message(self, message: Message) -> None:
         if not self._buffer:
@@ -163,7 +216,7 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
             return
 
     def _judge(self, batch: list[Message]) -> Sequence[str | None]:
-        bodies = [m.body if isinstance(m.body, bytes) else bytes(m.body) for m in batch]
+        bodies = [body_bytes(m) for m in batch]
         try:
             return self.handler(bodies)
         except TransientFailure:
@@ -182,11 +235,11 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
 
     def _dead_letter(self, message: Message, reason: str) -> None:
         assert self._producer is not None
-        headers = dict(message.headers or {})
+        headers = as_sent(message.headers)
         headers[REASON_HEADER] = reason
         properties = message.properties or {}
         self._producer.publish(
-            message.body,
+            body_bytes(message),
             exchange=self.topology.dead_exchange,
             routing_key=message.delivery_info.get("routing_key", ""),
             headers=headers,
@@ -218,7 +271,7 @@ def _dead_letter(message: Message) -> DeadLetter:
         f"broker: {deaths[0].get('reason')}" if deaths else "unknown"
     )
     message_id = (message.properties or {}).get("message_id")
-    body = message.body if isinstance(message.body, bytes) else bytes(message.body)
+    body = body_bytes(message)
     return DeadLetter(
         id=str(message_id or hashlib.sha256(body).hexdigest()[:16]),
         routing_key=str(message.delivery_info.get("routing_key", "")),
@@ -228,7 +281,7 @@ def _dead_letter(message: Message) -> DeadLetter:
 
 
 def _drain(connection: Connection, topology: Topology, limit: int) -> tuple[Any, list[Message]]:
-    channel = connection.channel()
+    channel = raw_channel(connection.channel())
     queue = topology.dead_queue.bind(channel)
     queue.declare()
     messages: list[Message] = []
@@ -272,7 +325,7 @@ def redrive(
                 continue
             headers = {
                 k: v
-                for k, v in (message.headers or {}).items()
+                for k, v in as_sent(message.headers).items()
                 if k
                 not in (
                     REASON_HEADER,

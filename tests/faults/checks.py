@@ -2,14 +2,20 @@
 
 * Amazon (the simulator) has the newest storefront value of every SKU;
 * no job submitted more than one feed, and every feed Amazon holds belongs to one job;
-* no SKU was ever in two unfinished jobs at once, checked from the log alone.
+* no SKU was ever in two unfinished jobs at once, checked from the log alone;
+* :func:`end_of_run` makes all of these together with the pending queue, the job table and a
+  full replay (``marketsync replay --verify``), as every scenario ends.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Iterable
+from contextlib import closing
 from typing import Any
 
+import pika
 import sqlalchemy as sa
 
 from marketsync import demo
@@ -17,6 +23,8 @@ from marketsync.domain.sku import SkuState
 from marketsync.eventlog import tables
 from marketsync.eventlog.states import sku_from_row
 from marketsync.eventlog.store import EventStore, RecordedEvent
+from marketsync.projections.replay import verify
+from marketsync.schemas.storefront import ProductChanged
 
 
 def all_events(store: EventStore) -> list[RecordedEvent]:
@@ -102,3 +110,72 @@ def unfinished_jobs(store: EventStore) -> list[str]:
                 f"{row['feed_status']} last={recent}"
             )
     return lines
+
+
+def burst_of(events: Iterable[ProductChanged], like: demo.Burst | None = None) -> demo.Burst:
+    """A :class:`demo.Burst` of ``events`` alone: each SKU's newest value per field by version
+    (``like`` lends its unlisted and refused SKUs)."""
+    burst = demo.Burst(events=list(events))
+    newest: dict[tuple[str, str, str], int] = {}
+    for event in burst.events:
+        key = (event.account, event.sku)
+        state = burst.final.setdefault(key, {"quantity": None, "price": None})
+        fields = {
+            "quantity": event.quantity,
+            "price": None if event.price is None else f"{event.price.amount:.2f}",
+        }
+        for name, value in fields.items():
+            if value is not None and event.version > newest.get((*key, name), -1):
+                newest[(*key, name)] = event.version
+                state[name] = value
+    if like is not None:
+        burst.unlisted = {k for k in like.unlisted if k in burst.final}
+        burst.refused = {k for k in like.refused if k in burst.final}
+    return burst
+
+
+def end_of_run(run: Any, burst: demo.Burst) -> None:
+    """Every check a fault scenario ends with, on a settled run (workers may be stopped).
+
+    Amazon has the newest value of every SKU; nothing is pending but the SKUs Amazon refuses
+    for good; every job has ended; no job submitted two feeds; no SKU was in two unfinished
+    jobs; replaying the log from position 0 gives exactly the live state and views."""
+    amazon_has_newest_values(run, burst)
+    left = {(s.account, s.sku) for s in pending_states(run.store)}
+    stuck = left - burst.refused - burst.unlisted
+    assert not stuck, f"{len(stuck)} SKUs still pending, e.g. {sorted(stuck)[:5]}"
+    unfinished = unfinished_jobs(run.store)
+    assert not unfinished, f"{len(unfinished)} unfinished jobs: {unfinished[:5]}"
+    no_feed_twice(run)
+    no_sku_in_two_unfinished_jobs(run.store)
+    verdict = verify(run.store)
+    assert verdict.clean, verdict.differences[:10]
+
+
+def queue_depth(amqp_url: str, queue: str) -> int:
+    """Messages ready in ``queue`` (a passive declare: the queue must exist)."""
+    with closing(pika.BlockingConnection(pika.URLParameters(amqp_url))) as connection:
+        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
+
+
+def settle_processes(run: Any, expected: int, timeout: float, quiet: float = 1.0) -> demo.Progress:
+    """Like :func:`demo.wait_settled` for a pipeline of worker processes, but it fails at once,
+    with that worker's stderr, when one of them has exited on its own (a crash)."""
+    deadline = time.monotonic() + timeout
+    settled_since: float | None = None
+    while True:
+        for worker in run.procs.workers.values():
+            assert worker.running, f"{worker.name} exited by itself:\n{worker.stderr()[-5000:]}"
+        state = demo.progress(run.store)
+        now = time.monotonic()
+        if state.recorded >= expected and state.settled:
+            settled_since = settled_since or now
+            if now - settled_since >= quiet:
+                return state
+        else:
+            settled_since = None
+        assert now < deadline, (
+            f"not settled after {timeout:.0f}s: {state}; unfinished jobs: "
+            f"{unfinished_jobs(run.store)[:5]}"
+        )
+        time.sleep(0.2)

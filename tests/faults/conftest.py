@@ -1,5 +1,11 @@
 """The fault suite's report: one table of what was survived, printed at the end of the run
-and written to ``fault-report.json`` (the README quotes the latest figures)."""
+and written to ``fault-report.json`` (the README quotes the latest figures).
+
+``--long`` turns the suite into a soak: the ``scale`` fixture becomes ``--long-factor``
+(default 5) instead of 1, scenarios multiply their sizes and fault counts by it, and each
+test's timeout grows by the same factor. The options are known when pytest is pointed at
+``tests/faults`` (``pytest tests/faults --long``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from typing import Any
 import pytest
 
 TALLY: Counter[str] = Counter()
+LONG_FACTOR = 5
+BASE_TIMEOUT = 600.0
 ROWS = (
     ("scenarios run", "scenarios"),
     ("kills survived", "kills"),
@@ -23,6 +31,45 @@ ROWS = (
     ("duplicate feeds", "duplicate_feeds"),
     ("divergent SKUs", "divergent"),
 )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("faults", "fault suite (tests/faults)")
+    group.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="soak: multiply each scenario's sizes and faults by --long-factor",
+    )
+    group.addoption(
+        "--long-factor",
+        action="store",
+        type=int,
+        default=LONG_FACTOR,
+        metavar="N",
+        help=f"how much longer --long runs (default {LONG_FACTOR})",
+    )
+
+
+def scale_of(config: pytest.Config) -> int:
+    if not config.getoption("long", default=False):
+        return 1
+    return max(1, int(config.getoption("long_factor", default=LONG_FACTOR)))
+
+
+@pytest.fixture(scope="session")
+def scale(pytestconfig: pytest.Config) -> int:
+    """How much bigger than the everyday run each scenario is (1, or N under ``--long``)."""
+    return scale_of(pytestconfig)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    factor = scale_of(config)
+    if factor == 1:
+        return
+    for item in items:
+        if item.get_closest_marker("faults") is not None:
+            item.add_marker(pytest.mark.timeout(BASE_TIMEOUT * factor))
 
 
 class Tally:

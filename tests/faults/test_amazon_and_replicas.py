@@ -32,12 +32,12 @@ FAULT_ROUNDS = [
 
 
 def test_two_of_every_worker_survive_amazon_faults(
-    amqp_url: str, postgres_url: str, tally: Any
+    amqp_url: str, postgres_url: str, scale: int, tally: Any
 ) -> None:
     """429 storms, 5xx bursts, timeouts, FATAL and CANCELLED feeds and per-item errors, with
     two batchers, two pollers and two projectors: nothing lost, no feed twice, no SKU in two
     unfinished jobs, replay clean."""
-    burst = demo.make_burst(3000, 200, seed=23, unlisted=3, refused=3)
+    burst = demo.make_burst(3000 * scale, 200, seed=23, unlisted=3, refused=3)
     with pipeline(
         amqp_url,
         postgres_url,
@@ -58,14 +58,16 @@ def test_two_of_every_worker_survive_amazon_faults(
         publisher = threading.Thread(target=publish_slowly, args=(amqp_url, burst))
         publisher.start()
         injected = 0
-        for faults in FAULT_ROUNDS:
+        for faults in FAULT_ROUNDS * scale:
             run.set_faults(**faults)
             injected += fault_count(faults)
             time.sleep(1.5)
-        publisher.join(60)
+        publisher.join(60 * scale)
         run.set_faults()
         rejected_for_good = burst.unlisted | burst.refused
-        settled = wait_settled_except(run, len(burst.events), rejected_for_good)
+        settled = wait_settled_except(
+            run, len(burst.events), rejected_for_good, timeout=180 * scale
+        )
         assert settled, (demo.progress(run.store), checks.unfinished_jobs(run.store))
         for workers in run.started:
             workers.stop()  # the refused SKUs are retried forever: freeze before counting

@@ -57,10 +57,10 @@ def run_poller(run, hook, until, timeout: float) -> bool:  # type: ignore[no-unt
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
 def test_a_crash_at_each_step_loses_nothing_and_submits_no_feed_twice(
-    amqp_url: str, postgres_url: str, point: str, tally: Any
+    amqp_url: str, postgres_url: str, point: str, scale: int, tally: Any
 ) -> None:
     """Kill the poller at one step of every job's life; a new poller finishes the work."""
-    burst = demo.make_burst(1200, 120, seed=11)
+    burst = demo.make_burst(1200 * scale, 120, seed=11)
     with pipeline(
         amqp_url,
         postgres_url,
@@ -77,11 +77,11 @@ def test_a_crash_at_each_step_loses_nothing_and_submits_no_feed_twice(
         with StorefrontPublisher(amqp_url) as publisher:
             publisher.publish_many(burst.events)
         crashes = 0
-        for _ in range(CRASHES):
+        for _ in range(CRASHES * scale):
             crashed, hook = crashing_at(point, times=1)
             if run_poller(run, hook, until=crashed.is_set, timeout=60):
                 crashes += 1
-        assert crashes == CRASHES, f"the crash point {point} was reached {crashes} time(s)"
+        assert crashes == CRASHES * scale, f"the crash point {point} was reached {crashes} time(s)"
         run_poller(
             run, lambda _name: None, until=lambda: demo.progress(run.store).settled, timeout=120
         )
