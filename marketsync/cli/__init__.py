@@ -23,7 +23,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from marketsync.cli import audit, dead_letters, demo, operator, publish, views, workers
+    from marketsync.cli import audit, bench, dead_letters, demo, operator, publish, views, workers
 
     parser = Parser(
         prog="marketsync",
@@ -32,7 +32,7 @@ def build_parser() -> Parser:
     parser.add_argument("--config", help="TOML config file (default: $MARKETSYNC_CONFIG)")
     parser.add_argument("--log-json", action="store_true", help="log JSON lines to stderr")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (demo, publish, workers, views, operator, dead_letters, audit):
+    for module in (demo, publish, workers, views, operator, dead_letters, audit, bench):
         module.register(commands)
     return parser
 

@@ -21,12 +21,18 @@ from marketsync.domain.sku import SkuState, new_sku
 CHUNK = 500
 
 
+def _plain(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """Row keys as plain ``str``: SQLAlchemy's are a ``str`` subclass, which makes keyword
+    matching in a dataclass constructor several times slower (measured by the benchmark)."""
+    return {str(key): value for key, value in row.items()}
+
+
 def sku_from_row(row: Mapping[Any, Any]) -> SkuState:
-    return SkuState(**row)
+    return SkuState(**_plain(row))
 
 
 def job_from_row(row: Mapping[Any, Any]) -> JobState:
-    values = dict(row)
+    values = _plain(row)
     values["status"] = JobStatus(values["status"])
     return JobState(**values)
 
@@ -62,20 +68,26 @@ class SqlStates:
 
     # --- SKUs ---------------------------------------------------------------------------
 
-    def _key_clause(self, keys: list[SkuKey]) -> sa.ColumnElement[bool]:
-        t = self._skus_table
-        return sa.tuple_(t.c.account, t.c.marketplace, t.c.sku).in_(keys)
-
     def prefetch(self, keys: Iterable[SkuKey]) -> None:
-        missing = list(dict.fromkeys(k for k in keys if k not in self._skus))
-        for start in range(0, len(missing), CHUNK):
-            chunk = missing[start : start + CHUNK]
-            query = sa.select(self._skus_table).where(self._key_clause(chunk))
-            for row in self._connection.execute(query).mappings():
-                state = sku_from_row(row)
-                self._skus[state.key] = state
-            for key in chunk:
-                self._skus.setdefault(key, new_sku(*key))
+        """Load the rows of ``keys`` not cached yet, one ``sku IN (...)`` query per account,
+        marketplace and chunk (a composite-key IN plans far worse on PostgreSQL)."""
+        by_market: dict[tuple[str, str], list[str]] = {}
+        for key in dict.fromkeys(k for k in keys if k not in self._skus):
+            by_market.setdefault((key[0], key[1]), []).append(key[2])
+        t = self._skus_table
+        for (account, marketplace), skus in by_market.items():
+            for start in range(0, len(skus), CHUNK):
+                chunk = skus[start : start + CHUNK]
+                query = sa.select(t).where(
+                    t.c.account == account, t.c.marketplace == marketplace, t.c.sku.in_(chunk)
+                )
+                for row in self._connection.execute(query).mappings():
+                    state = sku_from_row(row)
+                    self._skus[state.key] = state
+                for sku in chunk:
+                    self._skus.setdefault(
+                        (account, marketplace, sku), new_sku(account, marketplace, sku)
+                    )
 
     def remember(self, states: Iterable[SkuState]) -> None:
         """Cache rows the caller already read (not marked changed)."""

@@ -134,13 +134,19 @@ def read_events(
     query = sa.select(t).where(t.c.position > after).order_by(t.c.position).limit(limit)
     if up_to is not None:
         query = query.where(t.c.position <= up_to)
-    return [RecordedEvent(**row) for row in connection.execute(query).mappings()]
+    return [
+        RecordedEvent(**{str(k): v for k, v in row.items()})
+        for row in connection.execute(query).mappings()
+    ]
 
 
 def read_stream(connection: Connection, stream: str) -> list[RecordedEvent]:
     t = tables.events
     query = sa.select(t).where(t.c.stream == stream).order_by(t.c.version)
-    return [RecordedEvent(**row) for row in connection.execute(query).mappings()]
+    return [
+        RecordedEvent(**{str(k): v for k, v in row.items()})
+        for row in connection.execute(query).mappings()
+    ]
 
 
 def head(connection: Connection) -> int:
