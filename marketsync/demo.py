@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -243,11 +243,19 @@ def progress(store: EventStore) -> Progress:
     return Progress(recorded, active, sendable, behind)
 
 
-def wait_settled(store: EventStore, expected: int, timeout: float, quiet: float = 1.0) -> Progress:
-    """Wait until ``expected`` changes are recorded and nothing is left to do."""
+def wait_settled(
+    store: EventStore,
+    expected: int,
+    timeout: float,
+    quiet: float = 1.0,
+    watch: Callable[[], None] = lambda: None,
+) -> Progress:
+    """Wait until ``expected`` changes are recorded and nothing is left to do; ``watch`` is
+    called on every look (a test's check that its workers are still alive)."""
     deadline = time.monotonic() + timeout
     settled_since: float | None = None
     while True:
+        watch()
         state = progress(store)
         now = time.monotonic()
         if state.recorded >= expected and state.settled:

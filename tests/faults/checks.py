@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import closing
@@ -161,21 +160,14 @@ def queue_depth(amqp_url: str, queue: str) -> int:
 def settle_processes(run: Any, expected: int, timeout: float, quiet: float = 1.0) -> demo.Progress:
     """Like :func:`demo.wait_settled` for a pipeline of worker processes, but it fails at once,
     with that worker's stderr, when one of them has exited on its own (a crash)."""
-    deadline = time.monotonic() + timeout
-    settled_since: float | None = None
-    while True:
+
+    def alive() -> None:
         for worker in run.procs.workers.values():
             assert worker.running, f"{worker.name} exited by itself:\n{worker.stderr()[-5000:]}"
-        state = demo.progress(run.store)
-        now = time.monotonic()
-        if state.recorded >= expected and state.settled:
-            settled_since = settled_since or now
-            if now - settled_since >= quiet:
-                return state
-        else:
-            settled_since = None
-        assert now < deadline, (
-            f"not settled after {timeout:.0f}s: {state}; unfinished jobs: "
-            f"{unfinished_jobs(run.store)[:5]}"
-        )
-        time.sleep(0.2)
+
+    state = demo.wait_settled(run.store, expected, timeout, quiet, watch=alive)
+    assert state.recorded >= expected and state.settled, (
+        f"not settled after {timeout:.0f}s: {state}; unfinished jobs: "
+        f"{unfinished_jobs(run.store)[:5]}"
+    )
+    return state
