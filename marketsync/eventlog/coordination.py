@@ -12,13 +12,13 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from marketsync.domain.jobs import JobState, JobStatus
+from marketsync.domain.jobs import FINAL, JobState, JobStatus
 from marketsync.domain.token_bucket import Bucket
 from marketsync.eventlog import tables
 from marketsync.eventlog.states import job_from_row, upsert
 from marketsync.settings import Limit
 
-ACTIVE = (JobStatus.RESERVED, JobStatus.CREATED, JobStatus.PROCESSING, JobStatus.WAITING)
+ACTIVE = tuple(status for status in JobStatus if status not in FINAL)
 
 
 def _load_bucket(

@@ -269,9 +269,9 @@ class Poller:
 
         A candidate is a feed of this marketplace created since submission began that no
         job of this account owns. Only one job per account and marketplace is between
-        upload and FeedSubmitted at a time (:meth:`_submit` runs under the job's lease and
-        a job reaches it only after the previous one recorded its feed), so the match is
-        unambiguous.
+        upload and FeedSubmitted at a time (:meth:`_start_processing` lets a job into
+        processing only when no other job of its account and marketplace is there), so
+        the match is unambiguous.
         """
         started = next(e for e in events if isinstance(e, JobProcessingStarted))
         wait = self._take(job, "getFeeds")
