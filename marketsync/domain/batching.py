@@ -6,13 +6,18 @@ Policy (one account and marketplace at a time; the caller holds the createFeed t
   size limit: Amazon allows few submissions, so each one should be as full as it can be;
 * it forms once the oldest pending change has waited the gathering window and either no
   new change came in for a whole window (the burst is over) or the oldest has waited
-  ``max_age``, or the feed is already full;
+  ``max_age``. A full feed waits for the same: SKUs still changing in a burst would
+  otherwise go twice, once in this feed and again in the next;
 * each SKU goes once, with the newest value of each field that Amazon has not accepted yet.
+
+The decision needs only a :class:`Backlog` per job kind (oldest, newest, count), which the
+batcher reads with one aggregate query; it reads the SKUs themselves only for the kind that
+is ready. :func:`plan_job` is the same decision over SKU states in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from marketsync.domain.events import JobItem
@@ -82,38 +87,59 @@ def job_kind(state: SkuState) -> str | None:
     return None if action is None else JOB_TYPE_OF_ACTION[action]
 
 
-def is_ready(candidates: Sequence[SkuState], now: float, policy: BatchPolicy) -> bool:
-    if not candidates:
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The eligible SKUs of one job kind, summarised."""
+
+    kind: str
+    oldest: float  # the earliest pending_since
+    newest: float  # the latest changed_at
+    count: int
+
+
+def is_ready(backlog: Backlog, now: float, policy: BatchPolicy) -> bool:
+    if backlog.count == 0 or now - backlog.oldest < policy.gathering_window:
         return False
-    if len(candidates) >= policy.max_messages:
-        return True
-    oldest = min(c.pending_since or c.changed_at for c in candidates)
-    newest = max(c.changed_at for c in candidates)
-    if now - oldest < policy.gathering_window:
-        return False
-    return now - newest >= policy.gathering_window or now - oldest >= policy.max_age
+    return now - backlog.newest >= policy.gathering_window or now - backlog.oldest >= policy.max_age
 
 
-def plan_job(
-    candidates: Sequence[SkuState], marketplace: str, now: float, policy: BatchPolicy
-) -> JobPlan | None:
-    """The job to form from ``candidates`` (eligible, oldest first), or None to keep waiting.
+def kind_to_form(backlogs: Iterable[Backlog], now: float, policy: BatchPolicy) -> str | None:
+    """The most urgent job kind that is ready now (one job carries one kind of work)."""
+    ready = {b.kind for b in backlogs if is_ready(b, now, policy)}
+    return next((kind for kind in PRIORITY if kind in ready), None)
 
-    A job carries one kind of work; the most urgent kind that is ready goes first.
-    """
+
+def backlogs(candidates: Iterable[SkuState]) -> list[Backlog]:
     by_kind: dict[str, list[SkuState]] = {}
     for state in candidates:
         kind = job_kind(state)
         if kind is not None:
             by_kind.setdefault(kind, []).append(state)
-    for kind in PRIORITY:
-        chosen = by_kind.get(kind, [])
-        if is_ready(chosen, now, policy):
-            return _plan(kind, chosen, marketplace, policy)
-    return None
+    return [
+        Backlog(
+            kind=kind,
+            oldest=min(s.pending_since or s.changed_at for s in chosen),
+            newest=max(s.changed_at for s in chosen),
+            count=len(chosen),
+        )
+        for kind, chosen in by_kind.items()
+    ]
 
 
-def _plan(kind: str, chosen: Sequence[SkuState], marketplace: str, policy: BatchPolicy) -> JobPlan:
+def plan_job(
+    candidates: Sequence[SkuState], marketplace: str, now: float, policy: BatchPolicy
+) -> JobPlan | None:
+    """The job to form from ``candidates`` (eligible, oldest first), or None to keep waiting."""
+    kind = kind_to_form(backlogs(candidates), now, policy)
+    if kind is None:
+        return None
+    return plan_kind(kind, [c for c in candidates if job_kind(c) == kind], marketplace, policy)
+
+
+def plan_kind(
+    kind: str, chosen: Sequence[SkuState], marketplace: str, policy: BatchPolicy
+) -> JobPlan:
+    """A job of ``kind`` from ``chosen`` (that kind's eligible SKUs, oldest first)."""
     items: list[JobItem] = []
     size = DOCUMENT_OVERHEAD
     for state in chosen[: policy.max_messages]:

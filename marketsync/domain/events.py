@@ -29,6 +29,7 @@ def event_type(name: str) -> Callable[[type[E]], type[E]]:
         if name in EVENT_TYPES:
             raise ValueError(f"event type {name} registered twice")
         cls.type_name = name
+        cls.field_names = tuple(f.name for f in dataclasses.fields(cls))
         EVENT_TYPES[name] = cls
         return cls
 
@@ -39,11 +40,17 @@ def event_type(name: str) -> Callable[[type[E]], type[E]]:
 class Event:
     type_name: ClassVar[str] = ""
     nested: ClassVar[Mapping[str, type[Any]]] = {}
+    field_names: ClassVar[tuple[str, ...]] = ()  # set by @event_type
 
     at: float
 
     def to_data(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as JSON-native values: one level deep, as events are (cheaper than
+        ``dataclasses.asdict``, which copies every value recursively)."""
+        data = {name: getattr(self, name) for name in self.field_names}
+        for name in self.nested:
+            data[name] = tuple(dataclasses.asdict(record) for record in data[name])
+        return data
 
     @classmethod
     def from_data(cls: type[E], data: Mapping[str, Any]) -> E:

@@ -19,11 +19,16 @@ update a newer quantity or price than Amazon accepted  update-qty/-price/-qty-pr
 
 A stopped or removed SKU's quantity and price changes are recorded but not sent until it
 is listed again.
+
+:class:`SkuState` is a ``NamedTuple`` rather than a frozen dataclass: it is built and copied
+for every event folded, and on 40 fields ``_replace`` and row construction are several times
+cheaper (measured: a change fold went from 44 µs to under 5 µs). Each fold step makes one
+copy with everything it changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 from marketsync.domain.events import (
     ChangeRecorded,
@@ -37,8 +42,7 @@ NO_VERSION = -1
 ACTIVE, STOPPED, REMOVED = "active", "stopped", "removed"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SkuState:
+class SkuState(NamedTuple):
     account: str
     marketplace: str
     sku: str
@@ -141,91 +145,84 @@ def new_sku(account: str, marketplace: str, sku: str) -> SkuState:
 
 def _mark_pending(before: SkuState, after: SkuState, at: float) -> SkuState:
     if not after.dirty:
-        return replace(after, pending_since=None)
+        return after if after.pending_since is None else after._replace(pending_since=None)
     if before.dirty and before.pending_since is not None:
         return after
-    return replace(after, pending_since=at)
+    return after._replace(pending_since=at)
 
 
 def _bumped(state: SkuState) -> SkuState:
-    return replace(state, stream_version=state.stream_version + 1)
+    return state._replace(stream_version=state.stream_version + 1)
 
 
 def apply_change(state: SkuState, event: ChangeRecorded) -> SkuState:
     """Fold a storefront change: per field, the newest version wins."""
-    new = _bumped(state)
-    changed = False
+    changes: dict[str, Any] = {"stream_version": state.stream_version + 1}
     if event.quantity is not None and event.version > state.quantity_version:
-        new = replace(new, quantity=event.quantity, quantity_version=event.version)
-        changed = True
+        changes.update(quantity=event.quantity, quantity_version=event.version)
     if event.price is not None and event.version > state.price_version:
-        new = replace(new, price=event.price, currency=event.currency, price_version=event.version)
-        changed = True
-    if not changed:
-        return new
-    return _mark_pending(state, replace(new, changed_at=event.at), event.at)
+        changes.update(price=event.price, currency=event.currency, price_version=event.version)
+    if len(changes) == 1:
+        return state._replace(**changes)  # nothing newer: the stream still moved on
+    changes["changed_at"] = event.at
+    return _mark_pending(state, state._replace(**changes), event.at)
 
 
 def apply_listing(state: SkuState, event: ListingRequested) -> SkuState:
     """Link the SKU to an ASIN and sell it (again): the whole offer is sent."""
-    new = _bumped(state)
     if event.version <= state.listing_version:
-        return new
-    new = replace(
-        new,
-        asin=event.asin,
-        condition=event.condition,
-        listing_version=event.version,
-        status_version=max(state.status_version, event.version),
-        changed_at=event.at,
-    )
+        return _bumped(state)
+    changes: dict[str, Any] = {
+        "stream_version": state.stream_version + 1,
+        "asin": event.asin,
+        "condition": event.condition,
+        "listing_version": event.version,
+        "status_version": max(state.status_version, event.version),
+        "changed_at": event.at,
+    }
     if event.version > state.quantity_version:
-        new = replace(new, quantity=event.quantity, quantity_version=event.version)
+        changes.update(quantity=event.quantity, quantity_version=event.version)
     if event.version > state.price_version:
-        new = replace(new, price=event.price, currency=event.currency, price_version=event.version)
-    if new.status != ACTIVE or new.deleted:
-        new = replace(new, status=ACTIVE, status_change=new.status_change + 1, deleted=False)
-    return _mark_pending(state, new, event.at)
+        changes.update(price=event.price, currency=event.currency, price_version=event.version)
+    if state.status != ACTIVE or state.deleted:
+        changes.update(status=ACTIVE, status_change=state.status_change + 1, deleted=False)
+    return _mark_pending(state, state._replace(**changes), event.at)
 
 
 def apply_status(state: SkuState, event: SellingStatusRequested) -> SkuState:
-    new = _bumped(state)
     operator = event.source == "operator"
     if not operator and event.version <= state.status_version:
-        return new
+        return _bumped(state)
     if event.status == ACTIVE and state.asin is None:
-        return new  # nothing to relist: the SKU was never linked to an ASIN
+        return _bumped(state)  # nothing to relist: the SKU was never linked to an ASIN
+    changes: dict[str, Any] = {
+        "stream_version": state.stream_version + 1,
+        "status_version": max(state.status_version, event.version),
+    }
     if event.status == state.status and state.status_change == state.acked_status_change:
-        return replace(new, status_version=max(state.status_version, event.version))
-    new = replace(
-        new,
-        status=event.status,
-        status_change=state.status_change + 1,
-        status_version=max(state.status_version, event.version),
-        changed_at=event.at,
-    )
+        return state._replace(**changes)
+    changes.update(status=event.status, status_change=state.status_change + 1, changed_at=event.at)
     if event.status == ACTIVE:
-        new = replace(new, deleted=False, acked_listing_version=NO_VERSION)
-    return _mark_pending(state, new, event.at)
+        changes.update(deleted=False, acked_listing_version=NO_VERSION)
+    return _mark_pending(state, state._replace(**changes), event.at)
 
 
 def _forget_acked(state: SkuState, at: float) -> SkuState:
-    new = replace(
-        state,
-        acked_quantity_version=NO_VERSION,
-        acked_price_version=NO_VERSION,
-        resend_owed=False,
-    )
+    changes: dict[str, Any] = {
+        "acked_quantity_version": NO_VERSION,
+        "acked_price_version": NO_VERSION,
+        "resend_owed": False,
+    }
     if state.asin is not None and state.status == ACTIVE:
-        new = replace(new, acked_listing_version=NO_VERSION)
-    return _mark_pending(state, new, at)
+        changes["acked_listing_version"] = NO_VERSION
+    return _mark_pending(state, state._replace(**changes), at)
 
 
 def owe_resend(state: SkuState, at: float) -> SkuState:
     """Send current values again: now, or once the job that carries the SKU has ended
     (what that job sends may be overtaken by an older feed Amazon applies after it)."""
     if state.job_id is not None:
-        return replace(state, resend_owed=True)
+        return state._replace(resend_owed=True)
     return _forget_acked(state, at)
 
 
@@ -243,8 +240,7 @@ def _settled(before: SkuState, after: SkuState, at: float) -> SkuState:
 
 def claim(state: SkuState, job_id: int, item: JobItem) -> SkuState:
     """The SKU joins a job, which carries exactly what ``item`` says."""
-    return replace(
-        state,
+    return state._replace(
         job_id=job_id,
         job_action=item.action,
         job_quantity=item.quantity,
@@ -261,72 +257,64 @@ def _v(version: int | None) -> int:
     return NO_VERSION if version is None else version
 
 
-def _released(state: SkuState) -> SkuState:
-    return replace(
-        state,
-        job_id=None,
-        job_action=None,
-        job_quantity=None,
-        job_quantity_version=NO_VERSION,
-        job_price=None,
-        job_currency=None,
-        job_price_version=NO_VERSION,
-        job_listing_version=NO_VERSION,
-        job_status_change=0,
-    )
+RELEASED: dict[str, Any] = {  # no job carries the SKU
+    "job_id": None,
+    "job_action": None,
+    "job_quantity": None,
+    "job_quantity_version": NO_VERSION,
+    "job_price": None,
+    "job_currency": None,
+    "job_price_version": NO_VERSION,
+    "job_listing_version": NO_VERSION,
+    "job_status_change": 0,
+}
 
 
-def _accept_values(state: SkuState) -> SkuState:
-    new = state
+def _accepted_values(state: SkuState) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
     if state.job_quantity_version > state.acked_quantity_version:
-        new = replace(
-            new,
-            acked_quantity=state.job_quantity,
-            acked_quantity_version=state.job_quantity_version,
+        changes.update(
+            acked_quantity=state.job_quantity, acked_quantity_version=state.job_quantity_version
         )
     if state.job_price_version > state.acked_price_version:
-        new = replace(
-            new,
+        changes.update(
             acked_price=state.job_price,
             acked_currency=state.job_currency,
             acked_price_version=state.job_price_version,
         )
-    return new
+    return changes
 
 
 def accept(state: SkuState, at: float) -> SkuState:
     """Amazon accepted what the job carried; anything newer stays pending."""
-    new = _accept_values(state)
+    changes = _accepted_values(state)
     change = state.job_status_change
     if state.job_action == "list":
-        new = replace(
-            new,
+        changes.update(
             acked_listing_version=max(state.acked_listing_version, state.job_listing_version),
             linked_since=state.linked_since or at,
         )
         if change == state.status_change:
-            new = replace(new, acked_status_change=change)
+            changes["acked_status_change"] = change
     elif state.job_action == "update" and change == state.status_change:
-        new = replace(new, acked_status_change=change)
+        changes["acked_status_change"] = change
     elif state.job_action in ("stop", "zero"):
-        new = replace(
-            new,
+        changes.update(
             acked_quantity=0,
             zeroed_status_change=change,
             acked_status_change=change if state.job_action == "stop" else state.acked_status_change,
         )
     elif state.job_action == "delete":
-        new = replace(new, acked_status_change=change, deleted=True)
-    new = replace(
-        _released(new), attempts=0, last_error_code=None, last_error_message=None, not_before=0.0
-    )
-    return _settled(state, new, at)
+        changes.update(acked_status_change=change, deleted=True)
+    changes.update(RELEASED)
+    changes.update(attempts=0, last_error_code=None, last_error_message=None, not_before=0.0)
+    return _settled(state, state._replace(**changes), at)
 
 
 def reject(state: SkuState, code: str, message: str, retry_at: float, at: float) -> SkuState:
     """Amazon rejected the item (or the whole job failed): it stays pending, retried later."""
-    new = replace(
-        _released(state),
+    new = state._replace(
+        **RELEASED,
         attempts=state.attempts + 1,
         last_error_code=code,
         last_error_message=message,
@@ -337,7 +325,7 @@ def reject(state: SkuState, code: str, message: str, retry_at: float, at: float)
 
 def release(state: SkuState, at: float) -> SkuState:
     """The job was canceled: the item is pending again as if the job had never existed."""
-    return _settled(state, _released(state), at)
+    return _settled(state, state._replace(**RELEASED), at)
 
 
 def apply_job_end(state: SkuState, event: JobEnded) -> SkuState:

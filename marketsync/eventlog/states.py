@@ -3,10 +3,18 @@
 Rows are loaded on first use (or in bulk through :meth:`SqlStates.prefetch`), changed in
 memory by the fold, and written back in one batch by :meth:`SqlStates.flush`, inside the
 caller's transaction.
+
+SKU rows are the hot path (every storefront change rewrites one), so they are written by
+:func:`upsert_skus`: one hand-written ``INSERT … ON CONFLICT DO UPDATE``, the same on both
+databases, given to the driver's ``executemany`` with plain tuples (psycopg pipelines the
+rows). Measured on 2,000 rows, against SQLAlchemy's compiled upsert: 10 µs a row instead
+of 22 on SQLite, 18 to 27 instead of 37 to 46 on PostgreSQL (a multi-row ``VALUES``
+statement was slower still there: about 140).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -14,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from marketsync.domain.batching import job_kind
 from marketsync.domain.fold import SkuKey
 from marketsync.domain.jobs import JobState, JobStatus
 from marketsync.domain.sku import SkuState, new_sku
@@ -28,7 +37,13 @@ def _plain(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 def sku_from_row(row: Mapping[Any, Any]) -> SkuState:
-    return SkuState(**_plain(row))
+    return SkuState(**{name: row[name] for name in SkuState._fields})
+
+
+def sku_columns(table: sa.Table) -> list[sa.Column[Any]]:
+    """``table``'s columns in :class:`SkuState`'s field order: each row selected this way
+    is one ``SkuState._make(row)``, the cheapest way to load a state."""
+    return [table.c[name] for name in SkuState._fields]
 
 
 def job_from_row(row: Mapping[Any, Any]) -> JobState:
@@ -38,7 +53,42 @@ def job_from_row(row: Mapping[Any, Any]) -> JobState:
 
 
 def state_row(state: SkuState | JobState) -> dict[str, Any]:
+    if isinstance(state, SkuState):
+        row = state._asdict()
+        row["pending_kind"] = job_kind(state)  # derived, for the batcher's readiness query
+        return row
     return {name: getattr(state, name) for name in state.__dataclass_fields__}
+
+
+SKU_ROW_COLUMNS = (*SkuState._fields, "pending_kind")
+
+
+def sku_values(state: SkuState) -> tuple[Any, ...]:
+    """A SKU table's row for ``state``, in :data:`SKU_ROW_COLUMNS` order."""
+    return (*state, job_kind(state))
+
+
+@functools.cache
+def _upsert_sql(table: sa.Table, dialect: sa.Dialect) -> str:
+    quote = dialect.identifier_preparer.quote
+    keys = [c.name for c in table.primary_key.columns]
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    values = "(" + ", ".join(marker for _ in SKU_ROW_COLUMNS) + ")"
+    updates = ", ".join(
+        f"{quote(name)} = excluded.{quote(name)}" for name in SKU_ROW_COLUMNS if name not in keys
+    )
+    return (
+        f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, SKU_ROW_COLUMNS))}) "
+        f"VALUES {values} "
+        f"ON CONFLICT ({', '.join(map(quote, keys))}) DO UPDATE SET {updates}"
+    )
+
+
+def upsert_skus(connection: Connection, table: sa.Table, states: Iterable[SkuState]) -> None:
+    """Insert or replace the rows of ``states`` in a SKU table (``sku_state``, ``view_pending``)."""
+    rows = [sku_values(s) for s in states]
+    if rows:
+        connection.exec_driver_sql(_upsert_sql(table, connection.dialect), rows)
 
 
 def upsert(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -78,11 +128,11 @@ class SqlStates:
         for (account, marketplace), skus in by_market.items():
             for start in range(0, len(skus), CHUNK):
                 chunk = skus[start : start + CHUNK]
-                query = sa.select(t).where(
+                query = sa.select(*sku_columns(t)).where(
                     t.c.account == account, t.c.marketplace == marketplace, t.c.sku.in_(chunk)
                 )
-                for row in self._connection.execute(query).mappings():
-                    state = sku_from_row(row)
+                for row in self._connection.execute(query):
+                    state = SkuState._make(row)
                     self._skus[state.key] = state
                 for sku in chunk:
                     self._skus.setdefault(
@@ -101,9 +151,9 @@ class SqlStates:
 
     def skus_in_job(self, job_id: int) -> list[SkuState]:
         t = self._skus_table
-        query = sa.select(t).where(t.c.job_id == job_id)
-        for row in self._connection.execute(query).mappings():
-            state = sku_from_row(row)
+        query = sa.select(*sku_columns(t)).where(t.c.job_id == job_id)
+        for row in self._connection.execute(query):
+            state = SkuState._make(row)
             self._skus.setdefault(state.key, state)
         return sorted((s for s in self._skus.values() if s.job_id == job_id), key=lambda s: s.key)
 
@@ -134,11 +184,8 @@ class SqlStates:
     # --- write back -------------------------------------------------------------------------
 
     def flush(self) -> None:
-        upsert(
-            self._connection,
-            self._skus_table,
-            [state_row(self._skus[k]) for k in sorted(self._dirty_skus)],
-        )
+        skus = self._skus
+        upsert_skus(self._connection, self._skus_table, [skus[k] for k in sorted(self._dirty_skus)])
         jobs = [self._jobs[j] for j in sorted(self._dirty_jobs)]
         upsert(self._connection, self._jobs_table, [state_row(j) for j in jobs if j])
         self._dirty_skus.clear()

@@ -12,6 +12,8 @@ Errors::
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -49,11 +51,39 @@ class RecordedEvent:
         return decode(self.type, self.data)
 
 
+APPEND_COLUMNS = (
+    "event_id",
+    "stream",
+    "version",
+    "type",
+    "schema_version",
+    "data",
+    "metadata",
+    "recorded_at",
+)
+JSON_COLUMNS = ("data", "metadata")
+
+
+@functools.cache
+def _append_sql(dialect: sa.Dialect) -> str:
+    """The append statement, given rows as tuples with the JSON already encoded: the
+    driver's ``executemany`` does the rest (half the cost of SQLAlchemy's per-row parameter
+    processing, measured by the ingest benchmark)."""
+    quote = dialect.identifier_preparer.quote
+    if dialect.paramstyle == "qmark":
+        markers = ["?" for _ in APPEND_COLUMNS]
+    else:
+        markers = ["%s::jsonb" if c in JSON_COLUMNS else "%s" for c in APPEND_COLUMNS]
+    table = quote(tables.events.name)
+    columns = ", ".join(quote(c) for c in APPEND_COLUMNS)
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join(markers)})"
+
+
 @dataclass
 class WriteTx:
     connection: Connection
     states: SqlStates
-    _rows: list[dict[str, Any]] = field(default_factory=list)
+    _rows: list[tuple[Any, ...]] = field(default_factory=list)
 
     def record(
         self, event: Event, *, event_id: str | None = None, metadata: dict[str, Any] | None = None
@@ -62,16 +92,16 @@ class WriteTx:
         fold(self.states, event)
         stream, version = stream_version(self.states, event)
         self._rows.append(
-            {
-                "event_id": event_id or new_event_id(),
-                "stream": stream,
-                "version": version,
-                "type": event.type_name,
-                "schema_version": SCHEMA_VERSION,
-                "data": event.to_data(),
-                "metadata": metadata or {},
-                "recorded_at": time.time(),
-            }
+            (  # in APPEND_COLUMNS order
+                event_id or new_event_id(),
+                stream,
+                version,
+                event.type_name,
+                SCHEMA_VERSION,
+                json.dumps(event.to_data()),
+                json.dumps(metadata or {}),
+                time.time(),
+            )
         )
 
     def known_event_ids(self, event_ids: Sequence[str]) -> set[str]:
@@ -88,7 +118,7 @@ class WriteTx:
 
     def flush(self) -> None:
         if self._rows:
-            self.connection.execute(sa.insert(tables.events), self._rows)
+            self.connection.exec_driver_sql(_append_sql(self.connection.dialect), self._rows)
             self._rows.clear()
         self.states.flush()
 

@@ -82,6 +82,9 @@ def _sku_columns() -> list[sa.Column[object]]:
         sa.Column("not_before", sa.Float, nullable=False),
         sa.Column("pending_since", sa.Float),
         sa.Column("changed_at", sa.Float, nullable=False),
+        # derived, not part of SkuState: the job kind it waits for (batching.job_kind), so
+        # that the batcher can tell in one aggregate query whether a job is ready
+        sa.Column("pending_kind", sa.String(16)),
     ]
 
 

@@ -17,12 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from marketsync.domain.events import decode
 from marketsync.domain.fold import fold
 from marketsync.domain.memory_states import MemoryStates
 from marketsync.eventlog import tables
 from marketsync.eventlog.database import create_engine, migrate
-from marketsync.eventlog.states import state_row, upsert
-from marketsync.eventlog.store import EventStore, head, read_events
+from marketsync.eventlog.states import state_row, upsert, upsert_skus
+from marketsync.eventlog.store import EventStore, head
 from marketsync.projections.views import Projector, views_position
 
 CHUNK = 10_000
@@ -30,16 +31,25 @@ Rows = dict[tuple[Any, ...], dict[str, Any]]
 
 
 def replay(connection: Connection, states: MemoryStates, after: int, up_to: int) -> int:
-    """Fold events in (after, up_to] into ``states``; the number folded."""
+    """Fold events in (after, up_to] into ``states``; the number folded.
+
+    Reads only what the fold needs (position, type, data), as plain rows."""
+    t = tables.events
     folded = 0
     while after < up_to:
-        batch = read_events(connection, after, CHUNK, up_to=up_to)
-        if not batch:
+        query = (
+            sa.select(t.c.position, t.c.type, t.c.data)
+            .where(t.c.position > after, t.c.position <= up_to)
+            .order_by(t.c.position)
+            .limit(CHUNK)
+        )
+        rows = connection.execute(query).all()
+        if not rows:
             break
-        for recorded in batch:
-            fold(states, recorded.event)
-        after = batch[-1].position
-        folded += len(batch)
+        for _position, type_name, data in rows:
+            fold(states, decode(type_name, data))
+        after = rows[-1][0]
+        folded += len(rows)
     return folded
 
 
@@ -51,20 +61,13 @@ def _rows(connection: Connection, table: sa.Table) -> Rows:
     }
 
 
-def _state_rows(states: MemoryStates) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    return [state_row(s) for s in states.skus.values()], [
-        state_row(j) for j in states.jobs.values()
-    ]
-
-
 def write_scratch(path: Path, views: MemoryStates, workers: MemoryStates) -> None:
     engine = create_engine(f"sqlite:///{path}")
     migrate(engine)
     with engine.begin() as connection:
         for state, names in ((views, tables.VIEW_TABLES), (workers, tables.STATE_TABLES)):
-            skus, jobs = _state_rows(state)
-            upsert(connection, names["skus"], skus)
-            upsert(connection, names["jobs"], jobs)
+            upsert_skus(connection, names["skus"], state.skus.values())
+            upsert(connection, names["jobs"], [state_row(j) for j in state.jobs.values()])
     engine.dispose()
 
 

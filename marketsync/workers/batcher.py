@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 import structlog
 
-from marketsync.domain.batching import BatchPolicy, plan_job
+from marketsync.domain.batching import Backlog, BatchPolicy, kind_to_form, plan_kind
 from marketsync.domain.events import (
     ChangeRecorded,
     Event,
@@ -36,7 +36,7 @@ from marketsync.domain.token_bucket import DEFAULT_LIMITS
 from marketsync.eventlog import tables
 from marketsync.eventlog.coordination import tokens_wait
 from marketsync.eventlog.database import DatabaseUnavailable
-from marketsync.eventlog.states import sku_from_row
+from marketsync.eventlog.states import sku_columns
 from marketsync.eventlog.store import EventStore, WriteTx
 from marketsync.schemas.storefront import (
     OrderShipped,
@@ -167,13 +167,14 @@ class Batcher:
                 return None  # items keep gathering until a feed could actually go
             if _waiting_jobs(tx, account.name, marketplace):
                 return None  # one job waits for the token at a time: no splitting
-            oldest = _oldest_eligible(tx, account.name, marketplace, now)
-            if oldest is None or now - oldest < self.policy.gathering_window:
-                return None  # cheap: no rows read while nothing can be ready
-            candidates = _eligible(tx, account.name, marketplace, now, self.policy.max_messages)
-            plan = plan_job(candidates, marketplace, now, self.policy)
-            if plan is None:
+            kind = kind_to_form(_backlogs(tx, account.name, marketplace, now), now, self.policy)
+            if kind is None:
+                return None  # cheap: no SKU row is read while nothing is ready
+            limit = self.policy.max_messages
+            candidates = _eligible(tx, account.name, marketplace, now, kind, limit)
+            if not candidates:
                 return None
+            plan = plan_kind(kind, candidates, marketplace, self.policy)
             job_id = tx.next_job_id()
             tx.record(
                 JobReserved(
@@ -252,31 +253,49 @@ def _waiting_jobs(tx: WriteTx, account: str, marketplace: str) -> int:
     return int(tx.connection.execute(query).scalar_one())
 
 
-def _oldest_eligible(tx: WriteTx, account: str, marketplace: str, now: float) -> float | None:
+def _eligibility(account: str, marketplace: str, now: float) -> list[sa.ColumnElement[bool]]:
+    """SKUs that may go into a new job now: pending, in no job, not waiting for a retry."""
     t = tables.sku_state
-    query = sa.select(sa.func.min(t.c.pending_since)).where(
+    return [
         t.c.account == account,
         t.c.marketplace == marketplace,
         t.c.pending_since.is_not(None),
         t.c.job_id.is_(None),
         t.c.not_before <= now,
+    ]
+
+
+def _backlogs(tx: WriteTx, account: str, marketplace: str, now: float) -> list[Backlog]:
+    """The eligible SKUs summarised per job kind, in one aggregate query."""
+    t = tables.sku_state
+    query = (
+        sa.select(
+            t.c.pending_kind,
+            sa.func.min(t.c.pending_since),
+            sa.func.max(t.c.changed_at),
+            sa.func.count(),
+        )
+        .where(*_eligibility(account, marketplace, now))
+        .group_by(t.c.pending_kind)
     )
-    value = tx.connection.execute(query).scalar()
-    return None if value is None else float(value)
+    return [
+        Backlog(kind=kind, oldest=float(oldest), newest=float(newest), count=int(count))
+        for kind, oldest, newest, count in tx.connection.execute(query)
+        if kind is not None
+    ]
 
 
 def _eligible(
-    tx: WriteTx, account: str, marketplace: str, now: float, limit: int
+    tx: WriteTx, account: str, marketplace: str, now: float, kind: str, limit: int
 ) -> list[SkuState]:
-    """SKUs that may go into a new job now, oldest pending first."""
+    """Eligible SKUs waiting for a job of ``kind``, oldest pending first."""
     t = tables.sku_state
     query = (
-        sa.select(t)
-        .where(t.c.account == account, t.c.marketplace == marketplace)
-        .where(t.c.pending_since.is_not(None), t.c.job_id.is_(None), t.c.not_before <= now)
+        sa.select(*sku_columns(t))
+        .where(*_eligibility(account, marketplace, now), t.c.pending_kind == kind)
         .order_by(t.c.pending_since, t.c.sku)
         .limit(limit)
     )
-    states = [sku_from_row(row) for row in tx.connection.execute(query).mappings()]
+    states = [SkuState._make(row) for row in tx.connection.execute(query)]
     tx.states.remember(states)
     return states

@@ -87,3 +87,64 @@ def test_opening_a_database_waits_for_a_writer_on_a_fresh_file(tmp_path: Path) -
         done.join()
         writer.close()
         engine.dispose()
+
+
+def test_upgrading_to_0004_fills_in_the_pending_kind_of_existing_rows(engine: sa.Engine) -> None:
+    """A log written before ``pending_kind`` existed gets it computed for every pending SKU,
+    so the batcher's readiness query sees work that was already waiting."""
+    config = alembic_config(engine)
+    base = {
+        "stream_version": 1,
+        "quantity_version": 3,
+        "price_version": -1,
+        "job_quantity_version": -1,
+        "job_price_version": -1,
+        "acked_quantity_version": -1,
+        "acked_price_version": -1,
+        "attempts": 0,
+        "not_before": 0.0,
+        "changed_at": 5.0,
+    }
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+        connection.execute(
+            sa.text(
+                "INSERT INTO sku_state (account, marketplace, sku, quantity, status,"
+                " pending_since, stream_version, quantity_version, price_version,"
+                " job_quantity_version, job_price_version, acked_quantity_version,"
+                " acked_price_version, attempts, not_before, changed_at, status_change)"
+                " VALUES (:a, 'MP', :s, 4, :status, :pending, :stream_version,"
+                " :quantity_version, :price_version, :job_quantity_version, :job_price_version,"
+                " :acked_quantity_version, :acked_price_version, :attempts, :not_before,"
+                " :changed_at, :change)"
+            ),
+            [
+                {
+                    **base,
+                    "a": "acc",
+                    "s": "UPDATE",
+                    "status": "active",
+                    "pending": 5.0,
+                    "change": 0,
+                },
+                {**base, "a": "acc", "s": "STOP", "status": "stopped", "pending": 5.0, "change": 1},
+                {
+                    **base,
+                    "a": "acc",
+                    "s": "SYNCED",
+                    "status": "active",
+                    "pending": None,
+                    "quantity_version": -1,
+                    "change": 0,
+                },
+            ],
+        )
+    migrate(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT sku, pending_kind FROM sku_state ORDER BY sku"))
+        assert [tuple(r) for r in rows] == [
+            ("STOP", "stop"),
+            ("SYNCED", None),
+            ("UPDATE", "update"),
+        ]
