@@ -140,7 +140,7 @@ def next_action(state: SkuState) -> str | None:
 
 
 def new_sku(account: str, marketplace: str, sku: str) -> SkuState:
-    return SkuState(account=account, marketplace=marketplace, sku=sku)
+    return SkuState(account, marketplace, sku)
 
 
 def _mark_pending(before: SkuState, after: SkuState, at: float) -> SkuState:

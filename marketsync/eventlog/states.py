@@ -4,17 +4,12 @@ Rows are loaded on first use (or in bulk through :meth:`SqlStates.prefetch`), ch
 memory by the fold, and written back in one batch by :meth:`SqlStates.flush`, inside the
 caller's transaction.
 
-SKU rows are the hot path (every storefront change rewrites one), so they are written by
-:func:`upsert_skus`: one hand-written ``INSERT … ON CONFLICT DO UPDATE``, the same on both
-databases, given to the driver's ``executemany`` with plain tuples (psycopg pipelines the
-rows). Measured on 2,000 rows, against SQLAlchemy's compiled upsert: 10 µs a row instead
-of 22 on SQLite, 18 to 27 instead of 37 to 46 on PostgreSQL (a multi-row ``VALUES``
-statement was slower still there: about 140).
+SKU rows are the hot path (every storefront change rewrites one), so
+:func:`upsert_skus` writes them as plain tuples through :mod:`marketsync.eventlog.bulk`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,6 +21,7 @@ from marketsync.domain.batching import job_kind
 from marketsync.domain.fold import SkuKey
 from marketsync.domain.jobs import JobState, JobStatus
 from marketsync.domain.sku import SkuState, new_sku
+from marketsync.eventlog import bulk
 
 CHUNK = 500
 
@@ -68,27 +64,9 @@ def sku_values(state: SkuState) -> tuple[Any, ...]:
     return (*state, job_kind(state))
 
 
-@functools.cache
-def _upsert_sql(table: sa.Table, dialect: sa.Dialect) -> str:
-    quote = dialect.identifier_preparer.quote
-    keys = [c.name for c in table.primary_key.columns]
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    values = "(" + ", ".join(marker for _ in SKU_ROW_COLUMNS) + ")"
-    updates = ", ".join(
-        f"{quote(name)} = excluded.{quote(name)}" for name in SKU_ROW_COLUMNS if name not in keys
-    )
-    return (
-        f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, SKU_ROW_COLUMNS))}) "
-        f"VALUES {values} "
-        f"ON CONFLICT ({', '.join(map(quote, keys))}) DO UPDATE SET {updates}"
-    )
-
-
 def upsert_skus(connection: Connection, table: sa.Table, states: Iterable[SkuState]) -> None:
     """Insert or replace the rows of ``states`` in a SKU table (``sku_state``, ``view_pending``)."""
-    rows = [sku_values(s) for s in states]
-    if rows:
-        connection.exec_driver_sql(_upsert_sql(table, connection.dialect), rows)
+    bulk.upsert(connection, table, SKU_ROW_COLUMNS, [sku_values(s) for s in states])
 
 
 def upsert(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -107,11 +85,18 @@ def upsert(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
 
 
 class SqlStates:
-    def __init__(self, connection: Connection, skus: sa.Table, jobs: sa.Table) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        skus: sa.Table,
+        jobs: sa.Table,
+        cache: dict[SkuKey, SkuState] | None = None,
+    ) -> None:
+        """``cache``: SKU states known to equal their rows (see ``store.WarmStates``)."""
         self._connection = connection
         self._skus_table = skus
         self._jobs_table = jobs
-        self._skus: dict[SkuKey, SkuState] = {}
+        self._skus: dict[SkuKey, SkuState] = {} if cache is None else cache
         self._jobs: dict[int, JobState | None] = {}
         self._dirty_skus: set[SkuKey] = set()
         self._dirty_jobs: set[int] = set()

@@ -12,7 +12,6 @@ Errors::
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -24,8 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from marketsync.domain.events import SCHEMA_VERSION, Event, decode, new_event_id
-from marketsync.domain.fold import fold, stream_version
-from marketsync.eventlog import tables
+from marketsync.domain.fold import SkuKey, fold, stream_version
+from marketsync.domain.sku import SkuState
+from marketsync.eventlog import bulk, tables
 from marketsync.eventlog.database import DatabaseUnavailable, take_write_lock
 from marketsync.eventlog.states import SqlStates
 
@@ -61,22 +61,6 @@ APPEND_COLUMNS = (
     "metadata",
     "recorded_at",
 )
-JSON_COLUMNS = ("data", "metadata")
-
-
-@functools.cache
-def _append_sql(dialect: sa.Dialect) -> str:
-    """The append statement, given rows as tuples with the JSON already encoded: the
-    driver's ``executemany`` does the rest (half the cost of SQLAlchemy's per-row parameter
-    processing, measured by the ingest benchmark)."""
-    quote = dialect.identifier_preparer.quote
-    if dialect.paramstyle == "qmark":
-        markers = ["?" for _ in APPEND_COLUMNS]
-    else:
-        markers = ["%s::jsonb" if c in JSON_COLUMNS else "%s" for c in APPEND_COLUMNS]
-    table = quote(tables.events.name)
-    columns = ", ".join(quote(c) for c in APPEND_COLUMNS)
-    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join(markers)})"
 
 
 @dataclass
@@ -118,9 +102,29 @@ class WriteTx:
 
     def flush(self) -> None:
         if self._rows:
-            self.connection.exec_driver_sql(_append_sql(self.connection.dialect), self._rows)
+            bulk.append(self.connection, tables.events, APPEND_COLUMNS, self._rows)
             self._rows.clear()
         self.states.flush()
+
+
+class WarmStates:
+    """The SKU states one writer keeps from one of its transactions to the next.
+
+    Worker state only ever changes together with an appended event, under the store-wide
+    write lock. So while the log's head is where this writer's own last commit left it, no
+    one else has changed a row, and the kept states are exactly what the table holds: the
+    next transaction need not read them again. Any other head, a failed transaction, or
+    more than ``limit`` states, and it starts empty.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self.head: int | None = None
+        self.skus: dict[SkuKey, SkuState] = {}
+
+    def clear(self) -> None:
+        self.head = None
+        self.skus.clear()
 
 
 class EventStore:
@@ -128,20 +132,36 @@ class EventStore:
         self.engine = engine
 
     @contextmanager
-    def write(self) -> Iterator[WriteTx]:
-        """One atomic step: events appended and worker state changed together, or neither."""
+    def write(self, warm: WarmStates | None = None) -> Iterator[WriteTx]:
+        """One atomic step: events appended and worker state changed together, or neither.
+
+        ``warm``: SKU states kept from this writer's last transaction, used while valid."""
         try:
             with self.engine.connect() as raw:
                 connection = raw.execution_options(marketsync_write=True)
                 with connection.begin():
                     take_write_lock(connection)
-                    tx = WriteTx(connection, SqlStates(connection, **tables.STATE_TABLES))
+                    cache = None
+                    if warm is not None:
+                        if warm.head is None or warm.head != head(connection):
+                            warm.clear()
+                        cache = warm.skus
+                    states = SqlStates(connection, **tables.STATE_TABLES, cache=cache)
+                    tx = WriteTx(connection, states)
                     yield tx
                     tx.flush()
-        except sa.exc.IntegrityError as e:
-            raise DuplicateEvent(str(e.orig)) from e
-        except sa.exc.OperationalError as e:
-            raise DatabaseUnavailable(str(e.orig)) from e
+                    if warm is not None:
+                        warm.head = head(connection)
+        except BaseException as e:
+            if warm is not None:
+                warm.clear()  # what it holds may not have been committed
+            if isinstance(e, sa.exc.IntegrityError):
+                raise DuplicateEvent(str(e.orig)) from e
+            if isinstance(e, sa.exc.OperationalError):
+                raise DatabaseUnavailable(str(e.orig)) from e
+            raise
+        if warm is not None and len(warm.skus) > warm.limit:
+            warm.clear()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -58,7 +58,7 @@ class Projector:
                 batch = read_events(connection, position, self.batch)
                 if not batch:
                     return 0
-                states = SqlStates(connection, **tables.VIEW_TABLES)
+                states = SqlStates(connection, tables.view_pending, tables.view_jobs)
                 for recorded in batch:
                     fold(states, recorded.event)
                 states.flush()

@@ -37,7 +37,7 @@ from marketsync.eventlog import tables
 from marketsync.eventlog.coordination import tokens_wait
 from marketsync.eventlog.database import DatabaseUnavailable
 from marketsync.eventlog.states import sku_columns
-from marketsync.eventlog.store import EventStore, WriteTx
+from marketsync.eventlog.store import DuplicateEvent, EventStore, WarmStates, WriteTx
 from marketsync.schemas.storefront import (
     OrderShipped,
     ProductChanged,
@@ -81,6 +81,7 @@ class Batcher:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.warm = WarmStates()  # SKU states from this batcher's last transaction
         p = settings.pipeline
         self.policy = BatchPolicy(
             gathering_window=p.gathering_window,
@@ -129,11 +130,23 @@ class Batcher:
         return verdicts
 
     def record(self, events: Sequence[StorefrontEvent]) -> Recorded:
-        """Append new events and fold them into the pending queue, atomically."""
+        """Append new events and fold them into the pending queue, atomically.
+
+        A duplicate (a redelivery, a publisher's retry) is rare, so a batch is first written
+        as it is, with the event id's unique index on guard; only if that finds one is the
+        batch written again, without the events the log already holds.
+        """
+        try:
+            return self._record(events, skip_known=False)
+        except DuplicateEvent:
+            return self._record(events, skip_known=True)
+
+    def _record(self, events: Sequence[StorefrontEvent], skip_known: bool) -> Recorded:
         now = self.clock()
-        with self.store.write() as tx:
-            known = tx.known_event_ids([e.id for e in events])
-            fresh = [e for e in dict((e.id, e) for e in events).values() if e.id not in known]
+        unique = list(dict((e.id, e) for e in events).values())
+        with self.store.write(self.warm) as tx:
+            known = tx.known_event_ids([e.id for e in unique]) if skip_known else set()
+            fresh = [e for e in unique if e.id not in known]
             tx.states.prefetch(
                 (e.account, e.marketplace_id, e.sku)
                 for e in fresh
@@ -162,7 +175,7 @@ class Batcher:
     def _form_job(self, account: AccountSettings, marketplace: str) -> int | None:
         now = self.clock()
         limits = {op: limit_for(account, op) for op in SUBMISSION_BUCKETS}
-        with self.store.write() as tx:
+        with self.store.write(self.warm) as tx:
             if tokens_wait(tx.connection, account.name, limits, now) > 0:
                 return None  # items keep gathering until a feed could actually go
             if _waiting_jobs(tx, account.name, marketplace):

@@ -1,0 +1,128 @@
+"""The batcher's write path: SKU states kept between its transactions, and duplicates.
+
+Both are shortcuts taken for throughput (see ``store.WarmStates`` and ``Batcher.record``);
+these tests hold them to the same results as the long way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from marketsync import demo
+from marketsync.domain.events import ChangeRecorded
+from marketsync.eventlog import tables
+from marketsync.eventlog.database import create_engine, migrate
+from marketsync.eventlog.states import sku_from_row
+from marketsync.eventlog.store import EventStore
+from marketsync.projections.replay import verify
+from marketsync.workers.batcher import Batcher
+from tests.integration.jobs.shop import Shop
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[EventStore]:
+    engine = create_engine(database_url)
+    migrate(engine)
+    yield EventStore(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def batcher(store: EventStore, database_url: str) -> Batcher:
+    settings = demo.run_settings("amqp://unused", database_url, None, demo.credentials_env())
+    return Batcher(store, settings)
+
+
+def sku_row(store: EventStore, sku: str) -> Any:
+    t = tables.sku_state
+    with store.read() as connection:
+        row = connection.execute(sa.select(t).where(t.c.sku == sku)).mappings().one()
+    return sku_from_row(row)
+
+
+def count_queries(store: EventStore, table: str) -> list[str]:
+    """Every SELECT on ``table`` the engine runs from now on."""
+    seen: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and table in statement:
+            seen.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", listen)
+    return seen
+
+
+def test_a_batch_after_the_batchers_own_does_not_read_the_skus_again(
+    store: EventStore, batcher: Batcher
+) -> None:
+    shop = Shop()
+    batcher.record([shop.changed(f"S{i}", quantity=i) for i in range(50)])
+    reads = count_queries(store, "sku_state")
+    batcher.record([shop.changed(f"S{i}", quantity=i + 100) for i in range(50)])
+    assert reads == [], "the states it wrote itself were read again"
+    assert sku_row(store, "S7").quantity == 107
+    assert sku_row(store, "S7").stream_version == 2
+
+
+def test_a_change_written_by_anyone_else_in_between_is_seen(
+    store: EventStore, batcher: Batcher
+) -> None:
+    """Without the head check the batcher would fold onto its stale copy: the other
+    writer's change would be lost and the stream version would collide."""
+    shop = Shop()
+    batcher.record([shop.changed("A", quantity=1)])
+    other = ChangeRecorded(
+        at=1.0, account=shop.name, marketplace=shop.marketplace, sku="A", version=50, price="9.99"
+    )
+    with store.write() as tx:  # another replica, an operator, a poller: any other writer
+        tx.record(other)
+    batcher.record([shop.changed("A", quantity=2)])
+    state = sku_row(store, "A")
+    assert (state.quantity, state.price, state.stream_version) == (2, "9.99", 3)
+    assert verify(store).clean
+
+
+def test_a_failed_transaction_leaves_nothing_behind_in_the_kept_states(
+    store: EventStore, batcher: Batcher
+) -> None:
+    shop = Shop()
+    batcher.record([shop.changed("A", quantity=1)])
+    with pytest.raises(RuntimeError), store.write(batcher.warm) as tx:
+        tx.record(
+            ChangeRecorded(
+                at=1.0,
+                account=shop.name,
+                marketplace=shop.marketplace,
+                sku="A",
+                version=99,
+                quantity=99,
+            )
+        )
+        raise RuntimeError("crash before commit")
+    batcher.record([shop.changed("A", quantity=2)])
+    assert sku_row(store, "A").quantity == 2
+    assert sku_row(store, "A").stream_version == 2
+
+
+def test_duplicates_in_a_batch_are_recorded_once_and_the_rest_goes_in(
+    store: EventStore, batcher: Batcher
+) -> None:
+    """A redelivered batch meets the unique event id: it is written again without the
+    events the log already holds, so the new ones in it are not lost."""
+    shop = Shop()
+    first = [shop.changed(f"S{i}", quantity=i) for i in range(10)]
+    batcher.record(first)
+    again = [*first[:5], shop.changed("NEW", quantity=7), first[0]]
+    result = batcher.record(again)
+    assert (result.recorded, result.duplicates) == (1, 6)
+    with store.read() as connection:
+        count = connection.execute(sa.select(sa.func.count()).select_from(tables.events))
+        assert count.scalar_one() == 11
+    assert sku_row(store, "NEW").quantity == 7
+    assert verify(store).clean
