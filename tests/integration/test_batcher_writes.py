@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from marketsync import demo
-from marketsync.domain.events import ChangeRecorded
+from marketsync.domain.events import ChangeRecorded, JobItem, JobReserved
 from marketsync.eventlog import tables
 from marketsync.eventlog.database import create_engine, migrate
 from marketsync.eventlog.states import sku_from_row
@@ -70,17 +70,38 @@ def test_a_batch_after_the_batchers_own_does_not_read_the_skus_again(
     assert sku_row(store, "S7").stream_version == 2
 
 
+def test_a_job_that_claimed_the_sku_in_between_is_seen(store: EventStore, batcher: Batcher) -> None:
+    """Another writer (a second batcher replica) reserves a job for the SKU between two of
+    this batcher's batches. The claim is an event of the job's stream, so no SKU stream
+    version would collide: without the head check the batcher would fold onto its stale
+    copy and write the SKU back out of the job."""
+    shop = Shop()
+    batcher.record([shop.changed("A", quantity=1)])
+    claim = JobReserved(
+        at=2.0,
+        job_id=1,
+        account=shop.name,
+        marketplace=shop.marketplace,
+        job_type="update-qty",
+        items=(JobItem(sku="A", message_id=1, quantity=1, quantity_version=1),),
+    )
+    with store.write() as tx:
+        tx.record(claim)
+    batcher.record([shop.changed("A", quantity=2)])
+    state = sku_row(store, "A")
+    assert (state.job_id, state.job_quantity, state.quantity) == (1, 1, 2)
+    assert verify(store).clean
+
+
 def test_a_change_written_by_anyone_else_in_between_is_seen(
     store: EventStore, batcher: Batcher
 ) -> None:
-    """Without the head check the batcher would fold onto its stale copy: the other
-    writer's change would be lost and the stream version would collide."""
     shop = Shop()
     batcher.record([shop.changed("A", quantity=1)])
     other = ChangeRecorded(
         at=1.0, account=shop.name, marketplace=shop.marketplace, sku="A", version=50, price="9.99"
     )
-    with store.write() as tx:  # another replica, an operator, a poller: any other writer
+    with store.write() as tx:  # an operator's tool, another replica: any other writer
         tx.record(other)
     batcher.record([shop.changed("A", quantity=2)])
     state = sku_row(store, "A")
