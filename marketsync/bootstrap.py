@@ -116,11 +116,17 @@ def _loop(name: str, step: Callable[[], int], stopper: Stopper, idle: float) -> 
     log.info("worker_stopped", worker=name)
 
 
+# How soon an idle poller looks again for a newly reserved job. Every job that waits here
+# delays the next one by as much: the next createFeed token is counted from this job's call.
+# (At 0.5 s the freshness benchmark's p99 went over its bound: 3.7 s against 3.1 s.)
+POLLER_IDLE = 0.1
+
+
 def run_poller(
     settings: Settings, store: EventStore, stopper: Stopper, gateway: GatewayFactory | None = None
 ) -> None:
     poller = Poller(store, settings, gateway or gateways(settings))
-    _loop("poller", poller.tick, stopper, idle=min(0.5, settings.pipeline.poll_interval))
+    _loop("poller", poller.tick, stopper, idle=min(POLLER_IDLE, settings.pipeline.poll_interval))
 
 
 def run_projector(settings: Settings, store: EventStore, stopper: Stopper) -> None:
