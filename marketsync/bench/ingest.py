@@ -8,10 +8,16 @@ window of unconfirmed messages), so the only difference is what consumes.
 
 The storefront SDK's :class:`~marketsync.producers.publisher.StorefrontPublisher` waits for
 each confirm; :func:`measure_sdk_publisher` puts its rate beside the windowed publisher's.
+
+Two more figures split the batcher's time between its parts, on the same messages:
+:func:`handler_rate` runs :meth:`Batcher.handle` in this process with no broker at all, and
+:func:`kombu_rate` drains the messages through :class:`BatchConsumer` with a handler that
+does nothing, no database at all.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,10 +29,12 @@ from marketsync.bench.processes import WorkerProcess
 from marketsync.bench.report import MB, Figure
 from marketsync.bench.workload import Message, RunConfig
 from marketsync.eventlog import tables
-from marketsync.eventlog.database import create_engine
+from marketsync.eventlog.database import create_engine, migrate
+from marketsync.eventlog.store import EventStore
 from marketsync.producers.publisher import StorefrontPublisher
 from marketsync.schemas.storefront import ProductChanged
-from marketsync.workers.broker import Topology, connect
+from marketsync.workers.batcher import Batcher
+from marketsync.workers.broker import BatchConsumer, Topology, connect
 
 TIMEOUT = 900.0
 POLL = 0.05
@@ -120,6 +128,61 @@ def measure(
     )
 
 
+def handler_rate(config: RunConfig, messages: Sequence[Message]) -> float:
+    """Events a second through :meth:`Batcher.handle` alone, in batches of ``batch_size``."""
+    settings = config.settings()
+    engine = create_engine(settings.database_url)
+    migrate(engine)
+    batcher = Batcher(EventStore(engine), settings)
+    bodies = [body for _key, body, _id in messages]
+    size = settings.pipeline.batch_size
+    try:
+        started = time.perf_counter()
+        for start in range(0, len(bodies), size):
+            batcher.handle(bodies[start : start + size])
+        return len(bodies) / (time.perf_counter() - started)
+    finally:
+        engine.dispose()
+
+
+def kombu_rate(amqp_url: str, prefix: str, messages: Sequence[Message]) -> float:
+    """Events a second through :class:`BatchConsumer` with a handler that does nothing: the
+    messages are published first, then drained (first delivery to last batch settled)."""
+    topology = Topology(prefix=prefix)
+    with connect(amqp_url) as connection:
+        topology.declare(connection)
+    try:
+        publisher, results = broker_reference.start_publisher(
+            amqp_url, topology.exchange.name, messages
+        )
+        results.get(timeout=TIMEOUT)
+        publisher.join(timeout=30)
+        seen = {"count": 0, "first": 0.0, "first_batch": 0, "last": 0.0}
+
+        def nothing(bodies: Sequence[bytes]) -> list[str | None]:
+            now = time.perf_counter()
+            if not seen["count"]:
+                seen["first"], seen["first_batch"] = now, len(bodies)
+            seen["count"] += len(bodies)
+            seen["last"] = now
+            if seen["count"] >= len(messages):
+                consumer.should_stop = True
+            return [None] * len(bodies)
+
+        with connect(amqp_url) as connection:
+            consumer = BatchConsumer(connection, nothing, topology=topology)
+            worker = threading.Thread(target=consumer.run_forever, daemon=True)
+            worker.start()
+            worker.join(timeout=TIMEOUT)
+            consumer.should_stop = True
+        # from the first batch handed over to the last, so the first batch's are not counted
+        received = seen["count"] - seen["first_batch"]
+        return received / (seen["last"] - seen["first"]) if received > 0 else 0.0
+    finally:
+        with connect(amqp_url) as connection:
+            topology.delete(connection)
+
+
 def measure_reference(
     amqp_url: str, prefix: str, messages: Sequence[Message]
 ) -> broker_reference.Reference:
@@ -141,7 +204,13 @@ def measure_sdk_publisher(amqp_url: str, prefix: str, events: Sequence[ProductCh
             topology.delete(connection)
 
 
-def figure(name: str, result: Ingested, reference: broker_reference.Reference, skus: int) -> Figure:
+def figure(
+    name: str,
+    result: Ingested,
+    reference: broker_reference.Reference,
+    skus: int,
+    parts: dict[str, float],
+) -> Figure:
     return Figure(
         name,
         result.rate,
@@ -158,6 +227,7 @@ def figure(name: str, result: Ingested, reference: broker_reference.Reference, s
             "publisher": f"windowed confirms, window {broker_reference.WINDOW}",
             "publish_rate": result.publish_rate,
             "batcher_peak_rss_mb": result.peak_rss_bytes / MB,
+            **parts,
         },
     )
 

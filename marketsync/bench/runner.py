@@ -122,6 +122,8 @@ def _ingest(run: Run) -> list[Figure]:
     events = changes(run.sizes.ingest_events, run.sizes.ingest_skus)
     messages = [message(e) for e in events]
     figures = []
+    run.say("ingest: the kombu consumer alone, with a handler that does nothing")
+    kombu_alone = ingest.kombu_rate(run.box.amqp_url, run.box.prefix("kombu"), messages)
     for backend in BACKENDS:
         name = f"ingest_{backend}"
         run.say(f"{name}: broker reference, then one batcher ({len(messages):,} events)")
@@ -134,10 +136,16 @@ def _ingest(run: Run) -> list[Figure]:
             result = ingest.measure(
                 config, run.box.amqp_url, run.box.prefix(name), messages, run.sizes.ingest_budget
             )
+            run.say(f"{name}: the batcher's handler alone, no broker")
+            alone = run_config(run.box.amqp_url, run.database(backend, "handler"))
+            parts = {
+                "handler_alone_rate": ingest.handler_rate(alone, messages),
+                "kombu_consumer_alone_rate": kombu_alone,
+            }
         except Exception as e:
             figures.append(failed(name, "events/s", e))
             continue
-        figures.append(ingest.figure(name, result, reference, run.sizes.ingest_skus))
+        figures.append(ingest.figure(name, result, reference, run.sizes.ingest_skus, parts))
     return figures
 
 

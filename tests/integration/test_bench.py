@@ -64,6 +64,9 @@ def test_quick_bench_produces_every_figure(tmp_path: Path) -> None:
         assert figures[name]["reference"], name
         assert isinstance(figures[name]["ratio"], float), name
         assert isinstance(figures[name]["met"], bool), name
+    for name in ("ingest_postgresql", "ingest_sqlite"):  # the batcher's parts, measured apart
+        details = figures[name]["details"]
+        assert details["handler_alone_rate"] > 0 and details["kombu_consumer_alone_rate"] > 0
     assert document["mode"] == "quick"
     assert document["machine"]["cores"] >= 1
     assert document["machine"]["rabbitmq"] and document["machine"]["postgresql"]
