@@ -48,20 +48,19 @@ def job_from_row(row: Mapping[Any, Any]) -> JobState:
     return JobState(**values)
 
 
-def state_row(state: SkuState | JobState) -> dict[str, Any]:
-    if isinstance(state, SkuState):
-        row = state._asdict()
-        row["pending_kind"] = job_kind(state)  # derived, for the batcher's readiness query
-        return row
-    return {name: getattr(state, name) for name in state.__dataclass_fields__}
-
-
 SKU_ROW_COLUMNS = (*SkuState._fields, "pending_kind")
 
 
 def sku_values(state: SkuState) -> tuple[Any, ...]:
-    """A SKU table's row for ``state``, in :data:`SKU_ROW_COLUMNS` order."""
+    """A SKU table's row for ``state``, in :data:`SKU_ROW_COLUMNS` order; ``pending_kind``
+    is derived, for the batcher's readiness query."""
     return (*state, job_kind(state))
+
+
+def state_row(state: SkuState | JobState) -> dict[str, Any]:
+    if isinstance(state, SkuState):
+        return dict(zip(SKU_ROW_COLUMNS, sku_values(state), strict=True))
+    return {name: getattr(state, name) for name in state.__dataclass_fields__}
 
 
 def upsert_skus(connection: Connection, table: sa.Table, states: Iterable[SkuState]) -> None:

@@ -41,10 +41,11 @@ def replay(connection: Connection, states: MemoryStates, after: int, up_to: int)
     The cyclic garbage collector is paused meanwhile: the fold allocates millions of
     short-lived tuples and creates no cycles.
     """
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     query = (
-        "SELECT position, type, data FROM events WHERE position > {0} AND position <= {0}"
-        " ORDER BY position LIMIT {0}"
-    ).format("?" if connection.dialect.paramstyle == "qmark" else "%s")
+        f"SELECT position, type, data FROM {tables.events.name}"
+        f" WHERE position > {marker} AND position <= {marker} ORDER BY position LIMIT {marker}"
+    )
     folded = 0
     with _gc_paused():
         while after < up_to:
