@@ -9,13 +9,14 @@ the test is skipped with the reason, except under ``CI=true``, where it fails.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from marketsync.reachability import reachable
 
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -25,17 +26,6 @@ def unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI needs this service: {reason}")
     pytest.skip(reason)
-
-
-def reachable(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection(
-            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=2
-        ):
-            return True
-    except OSError:
-        return False
 
 
 _containers: dict[str, str] = {}

@@ -14,7 +14,6 @@ Only what this run made is removed. Errors::
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -26,6 +25,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
+from marketsync.reachability import reachable
+
 CTL_TIMEOUT = 60.0
 
 
@@ -36,17 +37,6 @@ class BenchUnavailable(Exception):
 def _with_path(url: str, path: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
-
-
-def _reachable(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection(
-            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=3
-        ):
-            return True
-    except OSError:
-        return False
 
 
 def _ctl(*args: str) -> None:
@@ -143,9 +133,9 @@ def sandbox(
     amqp_url: str, postgres_server: str, scratch_dir: Path | None = None
 ) -> Iterator[Sandbox]:
     """This run's resources; everything made here is removed on exit."""
-    if not _reachable(amqp_url, 5672):
+    if not reachable(amqp_url, 5672):
         raise BenchUnavailable(f"RabbitMQ is not reachable at {urlsplit(amqp_url).hostname}")
-    if not _reachable(postgres_server, 5432):
+    if not reachable(postgres_server, 5432):
         raise BenchUnavailable(
             f"PostgreSQL is not reachable at {urlsplit(postgres_server).hostname}"
         )

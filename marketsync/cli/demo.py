@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
 from marketsync import logs
+from marketsync.reachability import reachable
 from marketsync.settings import environment
 
 EXIT_UNAVAILABLE = 3
@@ -20,15 +20,6 @@ def register(commands: Any) -> None:
     demo.add_argument("--skus", type=int, default=150, help="SKUs per account")
     demo.add_argument("--timeout", type=float, default=300.0)
     demo.set_defaults(handler=run_demo)
-
-
-def broker_reachable(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), 3):
-            return True
-    except OSError:
-        return False
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -44,7 +35,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from marketsync.workers.broker import Topology, connect
 
     amqp_url = environment().get("MARKETSYNC_AMQP_URL") or DEFAULT_AMQP_URL
-    if not broker_reachable(amqp_url):
+    if not reachable(amqp_url, 5672):
         parts = urlsplit(amqp_url)
         print(
             f"marketsync demo needs RabbitMQ at {parts.hostname}:{parts.port or 5672} "

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from marketsync import demo
+from tests.faults.scenario import PIPELINE
+from tests.integration.pipeline.processes import ProcessRun, process_pipeline
 
 TALLY: Counter[str] = Counter()
 LONG_FACTOR = 5
@@ -61,6 +66,15 @@ def scale_of(config: pytest.Config) -> int:
 def scale(pytestconfig: pytest.Config) -> int:
     """How much bigger than the everyday run each scenario is (1, or N under ``--long``)."""
     return scale_of(pytestconfig)
+
+
+@pytest.fixture
+def run(
+    amqp_url: str, postgres_url: str, tmp_path: Path, burst: demo.Burst
+) -> Iterator[ProcessRun]:
+    """The pipeline as processes, fed the test module's own ``burst``."""
+    with process_pipeline(amqp_url, postgres_url, burst, tmp_path, pipeline=PIPELINE) as running:
+        yield running
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

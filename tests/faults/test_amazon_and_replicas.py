@@ -12,6 +12,7 @@ from marketsync import demo
 from marketsync.producers.publisher import StorefrontPublisher
 from marketsync.projections.replay import verify
 from tests.faults import checks
+from tests.faults.scenario import PIPELINE
 from tests.integration.pipeline.harness import pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.slow]
@@ -43,14 +44,7 @@ def test_two_of_every_worker_survive_amazon_faults(
         postgres_url,
         burst,
         workers=(),
-        pipeline={
-            "gathering_window": 0.3,
-            "max_age": 1.0,
-            "poll_interval": 0.2,
-            "retry_base": 1.0,
-            "retry_max": 600.0,
-            "lease": 2.0,
-        },
+        pipeline={**PIPELINE, "retry_base": 1.0, "retry_max": 600.0},
         amazon_timeout=1.0,
     ) as run:
         for _ in range(2):

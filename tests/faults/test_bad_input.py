@@ -32,6 +32,7 @@ from tests import services
 from tests.faults import checks
 from tests.faults.broken_messages import Bad, bad_messages
 from tests.faults.hostile_messages import Good, good_messages
+from tests.faults.scenario import PIPELINE
 from tests.integration.pipeline.harness import wait_until
 from tests.integration.pipeline.processes import ProcessRun, process_pipeline
 
@@ -39,13 +40,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.slow]
 
 BAD_MESSAGES = 10_000  # at least this many per unit of --long
 BATCH = 50  # bad messages per hypothesis example, with 3 to 12 valid ones among them
-PIPELINE = {
-    "gathering_window": 0.3,
-    "max_age": 1.0,
-    "poll_interval": 0.2,
-    "retry_base": 3600.0,
-    "lease": 2.0,
-}
 
 
 @dataclass

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from marketsync.schemas.storefront import DEAD_LETTER_QUEUE, ProductChanged
 from marketsync.workers.broker import CONTRACT_TOPOLOGY
 from tests.faults import checks, outages
 from tests.integration.pipeline.harness import wait_until
-from tests.integration.pipeline.processes import ProcessRun, process_pipeline
+from tests.integration.pipeline.processes import ProcessRun
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.slow]
 
@@ -30,13 +28,6 @@ PACE = 0.008  # seconds between changes: publishing spans the outage
 OUTAGE = 4.0  # seconds the broker's app is down, besides stopping and starting it
 RETRY_ATTEMPTS = 40  # the publisher's reconnects per change (backoff up to 5 s each)
 REPUBLISH_FOR = 90.0  # a storefront retries a change it has no confirm for this long
-PIPELINE = {
-    "gathering_window": 0.3,
-    "max_age": 1.0,
-    "poll_interval": 0.2,
-    "retry_base": 3600.0,
-    "lease": 2.0,
-}
 QUEUE = CONTRACT_TOPOLOGY.batcher_queue.name
 
 
@@ -85,14 +76,6 @@ class Storefront:
 @pytest.fixture
 def burst(scale: int) -> demo.Burst:
     return demo.make_burst(CHANGES * scale, SKUS, seed=SEED)
-
-
-@pytest.fixture
-def run(
-    amqp_url: str, postgres_url: str, tmp_path: Path, burst: demo.Burst
-) -> Iterator[ProcessRun]:
-    with process_pipeline(amqp_url, postgres_url, burst, tmp_path, pipeline=PIPELINE) as running:
-        yield running
 
 
 def connections(run: ProcessRun) -> int:

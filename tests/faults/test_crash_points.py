@@ -15,6 +15,7 @@ from marketsync.producers.publisher import StorefrontPublisher
 from marketsync.projections.replay import verify
 from marketsync.workers.poller import Poller
 from tests.faults import checks
+from tests.faults.scenario import PIPELINE
 from tests.integration.pipeline.harness import pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -66,13 +67,7 @@ def test_a_crash_at_each_step_loses_nothing_and_submits_no_feed_twice(
         postgres_url,
         burst,
         workers=("batcher", "projector"),
-        pipeline={
-            "gathering_window": 0.3,
-            "max_age": 1.0,
-            "poll_interval": 0.2,
-            "retry_base": 3600.0,
-            "lease": 1.0,
-        },
+        pipeline={**PIPELINE, "lease": 1.0},
     ) as run:
         with StorefrontPublisher(amqp_url) as publisher:
             publisher.publish_many(burst.events)

@@ -7,7 +7,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,7 +22,7 @@ from marketsync.workers.broker import CONTRACT_TOPOLOGY
 from tests import services
 from tests.faults import checks, outages
 from tests.integration.pipeline.harness import wait_until
-from tests.integration.pipeline.processes import ProcessRun, process_pipeline
+from tests.integration.pipeline.processes import ProcessRun
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.slow]
 
@@ -31,13 +30,6 @@ SEED = 20261206
 CHANGES, SKUS = 2000, 100
 CHUNK, PAUSE = 100, 0.5  # publishing spans the outages
 STOPPED_FOR = 3.0  # the second outage: stop, this long down, start
-PIPELINE = {
-    "gathering_window": 0.3,
-    "max_age": 1.0,
-    "poll_interval": 0.2,
-    "retry_base": 3600.0,
-    "lease": 2.0,
-}
 
 
 @pytest.fixture
@@ -69,14 +61,6 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def burst(scale: int) -> demo.Burst:
     return demo.make_burst(CHANGES * scale, SKUS, seed=SEED)
-
-
-@pytest.fixture
-def run(
-    amqp_url: str, postgres_url: str, tmp_path: Path, burst: demo.Burst
-) -> Iterator[ProcessRun]:
-    with process_pipeline(amqp_url, postgres_url, burst, tmp_path, pipeline=PIPELINE) as running:
-        yield running
 
 
 def publish_in_chunks(amqp_url: str, burst: demo.Burst, published: list[int]) -> None:

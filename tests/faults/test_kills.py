@@ -8,8 +8,6 @@ import random
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from marketsync.producers.publisher import StorefrontPublisher
 from marketsync.schemas.storefront import DEAD_LETTER_QUEUE
 from marketsync.workers.broker import CONTRACT_TOPOLOGY
 from tests.faults import checks
-from tests.integration.pipeline.processes import ProcessRun, process_pipeline
+from tests.integration.pipeline.processes import ProcessRun
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.slow]
 
@@ -29,27 +27,12 @@ CHANGES, SKUS = 3000, 150  # 3,000 changes over 300 SKUs of two accounts
 KILLS = {"batcher": 10, "poller": 11, "projector": 10}
 BATCHER_UPTIME = 2.0  # seconds between batcher kills: a message meets the delivery limit (20)
 # only if the batcher dies 20 times in a row before it acks it
-PIPELINE = {
-    "gathering_window": 0.3,
-    "max_age": 1.0,
-    "poll_interval": 0.2,
-    "retry_base": 3600.0,
-    "lease": 2.0,  # a killed poller's jobs pass to its successor within 2 s
-}
 SETTLE_TIMEOUT = 180.0
 
 
 @pytest.fixture
 def burst(scale: int) -> demo.Burst:
     return demo.make_burst(CHANGES * scale, SKUS * scale, seed=SEED)
-
-
-@pytest.fixture
-def run(
-    amqp_url: str, postgres_url: str, tmp_path: Path, burst: demo.Burst
-) -> Iterator[ProcessRun]:
-    with process_pipeline(amqp_url, postgres_url, burst, tmp_path, pipeline=PIPELINE) as running:
-        yield running
 
 
 def kill_plan(rnd: random.Random, scale: int) -> list[str]:
