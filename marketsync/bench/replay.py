@@ -2,9 +2,10 @@
 
 * Reference: the stdlib ``sqlite3`` module reads every event row in position order and
   decodes its JSON data, nothing more: the floor under any replay on SQLite.
-* Rebuild: what the auditor does (:mod:`marketsync.projections.replay`): read the log, fold
-  every event with the one fold into in-memory states, and write the rebuilt views (pending
-  queue and job list) into a fresh SQLite database.
+* Rebuild: what the auditor does (:func:`marketsync.projections.replay.rebuild`): read the
+  log, fold every event with the one fold into in-memory states, and write the rebuilt
+  views (pending queue and job list) into fresh SQLite databases; a long log in parallel,
+  one process per core, each with its share of the SKUs.
 * Beside them, for the record: the live projector (:class:`Projector`, SQL views updated
   batch by batch) over the first events of the same log.
 """
@@ -18,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marketsync.bench.report import Figure
-from marketsync.domain.memory_states import MemoryStates
 from marketsync.eventlog.database import create_engine, migrate
 from marketsync.eventlog.store import EventStore, head
-from marketsync.projections.replay import replay, write_scratch
+from marketsync.projections.replay import rebuild
 from marketsync.projections.views import Projector
 
 FETCH = 10_000
@@ -33,8 +33,7 @@ class Replayed:
     events: int
     rate: float  # events a second: read, fold, write the views
     reference_rate: float  # events a second: read and decode, nothing else
-    fold_seconds: float  # read and fold
-    write_seconds: float  # write the rebuilt views
+    partitions: int  # processes, each folding and writing its share of the SKUs
     skus: int
     projector_rate: float
     projector_events: int
@@ -58,14 +57,19 @@ def raw_read(path: Path, up_to: int) -> float:
         connection.close()
 
 
-def _rebuild(store: EventStore, up_to: int, scratch: Path) -> tuple[float, float, int]:
-    views = MemoryStates()
+def _rebuild(store: EventStore, up_to: int, scratch: Path) -> tuple[float, int, int]:
+    """(seconds, partitions, SKUs) to rebuild the views of events 1..``up_to`` into
+    scratch databases in the directory ``scratch``."""
+    scratch.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with store.read() as connection:
-        replay(connection, views, 0, up_to)
-    folded = time.perf_counter()
-    write_scratch(scratch, views, MemoryStates())
-    return folded - started, time.perf_counter() - folded, len(views.skus)
+    paths = rebuild(store, up_to, 0, scratch)
+    seconds = time.perf_counter() - started
+    skus = 0
+    for path in paths:
+        with sqlite3.connect(path) as connection:
+            skus += connection.execute("SELECT count(*) FROM view_pending").fetchone()[0]
+        path.unlink()
+    return seconds, len(paths), skus
 
 
 def _projector(database_url: str, events: int) -> float:
@@ -93,16 +97,14 @@ def measure(path: Path, events: int, scratch: Path, projector_events: int) -> Re
     with store.read() as connection:
         up_to = min(events, head(connection))
     reference = raw_read(path, up_to)
-    fold_seconds, write_seconds, skus = _rebuild(store, up_to, scratch)
+    seconds, partitions, skus = _rebuild(store, up_to, scratch)
     engine.dispose()
-    scratch.unlink(missing_ok=True)
     projector_rate = _projector(database_url, min(projector_events, up_to))
     return Replayed(
         events=up_to,
-        rate=up_to / (fold_seconds + write_seconds),
+        rate=up_to / seconds,
         reference_rate=up_to / reference,
-        fold_seconds=fold_seconds,
-        write_seconds=write_seconds,
+        partitions=partitions,
         skus=skus,
         projector_rate=projector_rate,
         projector_events=min(projector_events, up_to),

@@ -7,6 +7,7 @@ error instead of values; the others still run. Replay and memory share one synth
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -114,6 +115,9 @@ class Run:
             self.written = synthetic_log.write(EventStore(engine), count)
             engine.dispose()
             self.say(f"  {self.written.rate:,.0f} events/s through EventStore.write")
+            # Written a moment ago, the log's pages are still being flushed: the kernel would
+            # slow down the measurements that follow (which write too) while it does.
+            os.sync()
             self._log = self.box.sqlite_path("log")
         return self._log
 
@@ -198,7 +202,7 @@ def _replay(run: Run) -> list[Figure]:
     log = run.log()
     run.say(f"replay: {run.sizes.replay_events:,} events")
     result = replay.measure(
-        log, run.sizes.replay_events, run.box.scratch / "views.db", run.sizes.projector_events
+        log, run.sizes.replay_events, run.box.scratch / "views", run.sizes.projector_events
     )
     figure = replay.figure(result)
     if run.written is not None:
@@ -206,7 +210,7 @@ def _replay(run: Run) -> list[Figure]:
     ingested = run.box.sqlite_path("ingest")
     if ingested.exists():  # the ingest run's log: many changes per SKU, as in production
         run.say("replay: the ingest run's log too (several changes per SKU)")
-        mixed = replay.measure(ingested, 10**9, run.box.scratch / "views-mixed.db", 0)
+        mixed = replay.measure(ingested, 10**9, run.box.scratch / "views-mixed", 0)
         figure.details["mixed_log"] = {
             "events": mixed.events,
             "skus": mixed.skus,

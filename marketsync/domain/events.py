@@ -54,6 +54,8 @@ class Event:
 
     @classmethod
     def from_data(cls: type[E], data: Mapping[str, Any]) -> E:
+        if not cls.nested:
+            return cls(**data)
         values = dict(data)
         for name, record in cls.nested.items():
             values[name] = tuple(record(**item) for item in values.get(name, ()))

@@ -6,7 +6,9 @@ once) and by unit tests.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
+from typing import Self
 
 from marketsync.domain.fold import SkuKey
 from marketsync.domain.jobs import JobState
@@ -36,6 +38,14 @@ class MemoryStates:
         if state.job_id is not None:
             self._members.setdefault(state.job_id, set()).add(key)
         self.skus[key] = state
+
+    def copy(self) -> Self:
+        """An independent copy (the states themselves are immutable and shared)."""
+        clone = copy.copy(self)
+        clone.skus = dict(self.skus)
+        clone.jobs = dict(self.jobs)
+        clone._members = {job_id: set(keys) for job_id, keys in self._members.items()}
+        return clone
 
     def job(self, job_id: int) -> JobState | None:
         return self.jobs.get(job_id)

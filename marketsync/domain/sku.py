@@ -21,7 +21,7 @@ A stopped or removed SKU's quantity and price changes are recorded but not sent 
 is listed again.
 
 :class:`SkuState` is a ``NamedTuple`` rather than a frozen dataclass: it is built and copied
-for every event folded, and on 40 fields ``_replace`` and row construction are several times
+for every event folded, and on 40 fields copying and row construction are several times
 cheaper (measured: a change fold went from 44 µs to under 5 µs). Each fold step makes one
 copy with everything it changes.
 """
@@ -139,20 +139,34 @@ def next_action(state: SkuState) -> str | None:
     return None
 
 
+_FIELD_INDEX = {name: index for index, name in enumerate(SkuState._fields)}
+_DEFAULTS = tuple(SkuState._field_defaults[name] for name in SkuState._fields[3:])
+
+
 def new_sku(account: str, marketplace: str, sku: str) -> SkuState:
-    return SkuState(account, marketplace, sku)
+    return SkuState._make((account, marketplace, sku, *_DEFAULTS))
+
+
+def _with(state: SkuState, /, **changes: Any) -> SkuState:
+    """``state`` with ``changes``: what ``_replace`` does, without its one dictionary
+    lookup per field (about three times cheaper on these 41 fields, and every fold step
+    makes one copy)."""
+    values = list(state)
+    for name, value in changes.items():
+        values[_FIELD_INDEX[name]] = value
+    return SkuState._make(values)
 
 
 def _mark_pending(before: SkuState, after: SkuState, at: float) -> SkuState:
     if not after.dirty:
-        return after if after.pending_since is None else after._replace(pending_since=None)
-    if before.dirty and before.pending_since is not None:
+        return after if after.pending_since is None else _with(after, pending_since=None)
+    if before.pending_since is not None and before.dirty:
         return after
-    return after._replace(pending_since=at)
+    return _with(after, pending_since=at)
 
 
 def _bumped(state: SkuState) -> SkuState:
-    return state._replace(stream_version=state.stream_version + 1)
+    return _with(state, stream_version=state.stream_version + 1)
 
 
 def apply_change(state: SkuState, event: ChangeRecorded) -> SkuState:
@@ -163,9 +177,9 @@ def apply_change(state: SkuState, event: ChangeRecorded) -> SkuState:
     if event.price is not None and event.version > state.price_version:
         changes.update(price=event.price, currency=event.currency, price_version=event.version)
     if len(changes) == 1:
-        return state._replace(**changes)  # nothing newer: the stream still moved on
+        return _with(state, **changes)  # nothing newer: the stream still moved on
     changes["changed_at"] = event.at
-    return _mark_pending(state, state._replace(**changes), event.at)
+    return _mark_pending(state, _with(state, **changes), event.at)
 
 
 def apply_listing(state: SkuState, event: ListingRequested) -> SkuState:
@@ -186,7 +200,7 @@ def apply_listing(state: SkuState, event: ListingRequested) -> SkuState:
         changes.update(price=event.price, currency=event.currency, price_version=event.version)
     if state.status != ACTIVE or state.deleted:
         changes.update(status=ACTIVE, status_change=state.status_change + 1, deleted=False)
-    return _mark_pending(state, state._replace(**changes), event.at)
+    return _mark_pending(state, _with(state, **changes), event.at)
 
 
 def apply_status(state: SkuState, event: SellingStatusRequested) -> SkuState:
@@ -200,11 +214,11 @@ def apply_status(state: SkuState, event: SellingStatusRequested) -> SkuState:
         "status_version": max(state.status_version, event.version),
     }
     if event.status == state.status and state.status_change == state.acked_status_change:
-        return state._replace(**changes)
+        return _with(state, **changes)
     changes.update(status=event.status, status_change=state.status_change + 1, changed_at=event.at)
     if event.status == ACTIVE:
         changes.update(deleted=False, acked_listing_version=NO_VERSION)
-    return _mark_pending(state, state._replace(**changes), event.at)
+    return _mark_pending(state, _with(state, **changes), event.at)
 
 
 def _forget_acked(state: SkuState, at: float) -> SkuState:
@@ -215,14 +229,14 @@ def _forget_acked(state: SkuState, at: float) -> SkuState:
     }
     if state.asin is not None and state.status == ACTIVE:
         changes["acked_listing_version"] = NO_VERSION
-    return _mark_pending(state, state._replace(**changes), at)
+    return _mark_pending(state, _with(state, **changes), at)
 
 
 def owe_resend(state: SkuState, at: float) -> SkuState:
     """Send current values again: now, or once the job that carries the SKU has ended
     (what that job sends may be overtaken by an older feed Amazon applies after it)."""
     if state.job_id is not None:
-        return state._replace(resend_owed=True)
+        return _with(state, resend_owed=True)
     return _forget_acked(state, at)
 
 
@@ -240,7 +254,8 @@ def _settled(before: SkuState, after: SkuState, at: float) -> SkuState:
 
 def claim(state: SkuState, job_id: int, item: JobItem) -> SkuState:
     """The SKU joins a job, which carries exactly what ``item`` says."""
-    return state._replace(
+    return _with(
+        state,
         job_id=job_id,
         job_action=item.action,
         job_quantity=item.quantity,
@@ -308,12 +323,13 @@ def accept(state: SkuState, at: float) -> SkuState:
         changes.update(acked_status_change=change, deleted=True)
     changes.update(RELEASED)
     changes.update(attempts=0, last_error_code=None, last_error_message=None, not_before=0.0)
-    return _settled(state, state._replace(**changes), at)
+    return _settled(state, _with(state, **changes), at)
 
 
 def reject(state: SkuState, code: str, message: str, retry_at: float, at: float) -> SkuState:
     """Amazon rejected the item (or the whole job failed): it stays pending, retried later."""
-    new = state._replace(
+    new = _with(
+        state,
         **RELEASED,
         attempts=state.attempts + 1,
         last_error_code=code,
@@ -325,7 +341,7 @@ def reject(state: SkuState, code: str, message: str, retry_at: float, at: float)
 
 def release(state: SkuState, at: float) -> SkuState:
     """The job was canceled: the item is pending again as if the job had never existed."""
-    return _settled(state, state._replace(**RELEASED), at)
+    return _settled(state, _with(state, **RELEASED), at)
 
 
 def apply_job_end(state: SkuState, event: JobEnded) -> SkuState:

@@ -19,6 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
+from marketsync.eventlog.tables import metadata
+
 WRITE_LOCK_KEY = 0x6D61726B  # "mark"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -64,6 +66,26 @@ def create_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def create_scratch_engine(path: Path) -> Engine:
+    """A throwaway SQLite file with every table, for a rebuild that is read whole, compared
+    and deleted: the tables come from the metadata (which a test holds equal to the
+    migrations) without their secondary indexes, and there is no journal and no fsync,
+    since nothing in it has to survive a crash. Together that makes writing a SKU row
+    about a third cheaper."""
+    def pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=OFF")
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.close()
+
+    engine = sa.create_engine(f"sqlite:///{path}")
+    event.listen(engine, "connect", pragmas)
+    with engine.begin() as connection:
+        for table in metadata.sorted_tables:
+            connection.execute(sa.schema.CreateTable(table))
+    return engine
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -68,6 +68,11 @@ def upsert_skus(connection: Connection, table: sa.Table, states: Iterable[SkuSta
     bulk.upsert(connection, table, SKU_ROW_COLUMNS, [sku_values(s) for s in states])
 
 
+def insert_skus(connection: Connection, table: sa.Table, states: Iterable[SkuState]) -> None:
+    """Insert the rows of ``states`` into an empty SKU table (a rebuild's scratch)."""
+    bulk.append(connection, table, SKU_ROW_COLUMNS, [sku_values(s) for s in states])
+
+
 def upsert(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Insert or replace ``rows`` by primary key, in one statement per chunk."""
     if not rows:

@@ -12,7 +12,6 @@ Errors::
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from marketsync import jsoncodec
 from marketsync.domain.events import SCHEMA_VERSION, Event, decode, new_event_id
 from marketsync.domain.fold import SkuKey, fold, stream_version
 from marketsync.domain.sku import SkuState
@@ -82,8 +82,8 @@ class WriteTx:
                 version,
                 event.type_name,
                 SCHEMA_VERSION,
-                json.dumps(event.to_data()),
-                json.dumps(metadata or {}),
+                jsoncodec.dumps(event.to_data()),
+                jsoncodec.dumps(metadata or {}),
                 time.time(),
             )
         )

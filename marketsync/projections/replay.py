@@ -1,62 +1,127 @@
 """The auditor: rebuild every view and all worker state from position 0, and compare.
 
-:func:`verify` folds the whole log in memory with the one fold everything uses, writes the
-result into a scratch SQLite database, and compares it row by row with the live tables read
-in one consistent snapshot: the views as of their checkpoint, the worker state as of the
-log's head. Any difference is reported field by field.
+:func:`verify` rebuilds the whole log with the one fold everything uses, writes the result
+into scratch SQLite databases, and compares it row by row with the live tables read in one
+consistent snapshot: the views as of their checkpoint, the worker state as of the log's
+head. Any difference is reported field by field.
+
+A long log is rebuilt in parallel, one process per core, each owning a partition of the
+SKUs (by a hash of the SKU's stream). That is exact, not approximate: every SKU event
+touches one SKU, and a job event touches its job (each process folds every job event, so
+each holds every job) and SKUs, of which a process keeps only its own. Each process
+writes its own scratch database; the rebuilt SKU tables are their union.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
-import json
+import os
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from marketsync import jsoncodec
 from marketsync.domain.events import decode
-from marketsync.domain.fold import fold
+from marketsync.domain.fold import SkuKey, fold
 from marketsync.domain.memory_states import MemoryStates
+from marketsync.domain.sku import SkuState, new_sku
 from marketsync.eventlog import tables
-from marketsync.eventlog.database import create_engine, migrate
-from marketsync.eventlog.states import state_row, upsert, upsert_skus
+from marketsync.eventlog.database import create_engine, create_scratch_engine
+from marketsync.eventlog.states import insert_skus, state_row, upsert
 from marketsync.eventlog.store import EventStore, head
 from marketsync.projections.views import Projector, views_position
 
 CHUNK = 10_000
+PARALLEL_FROM = 200_000  # events; below this a process costs more to start than it saves
+SKU_STREAM = "sku:"
 Rows = dict[tuple[Any, ...], dict[str, Any]]
 
 
-def replay(connection: Connection, states: MemoryStates, after: int, up_to: int) -> int:
-    """Fold events in (after, up_to] into ``states``; the number folded.
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """The SKUs whose name hashes to ``index`` out of ``count``."""
 
-    Reads only what the fold needs (position, type, data) through the driver, and decodes
-    the JSON itself: SQLAlchemy's per-row result processing cost as much as the fold.
-    The cyclic garbage collector is paused meanwhile: the fold allocates millions of
+    index: int = 0
+    count: int = 1
+
+    def owns(self, key: SkuKey) -> bool:
+        return self.count == 1 or self._bucket(key[2]) == self.index
+
+    def owns_stream(self, stream: str) -> bool:
+        """For a SKU's stream, ``sku:<account>:<marketplace>:<sku>`` (of the three names,
+        only the SKU may hold a colon)."""
+        return self.count == 1 or self._bucket(stream.split(":", 3)[3]) == self.index
+
+    def _bucket(self, sku: str) -> int:
+        return zlib.crc32(sku.encode()) % self.count
+
+
+class PartitionStates(MemoryStates):
+    """:class:`MemoryStates` that keeps only the SKUs of one partition (and every job)."""
+
+    def __init__(self, partition: Partition) -> None:
+        super().__init__()
+        self.partition = partition
+
+    def sku(self, key: SkuKey) -> SkuState:
+        state = self.skus.get(key)
+        if state is not None:
+            return state
+        return new_sku(*key)  # a SKU of another partition stays new: it is never kept
+
+    def put_sku(self, state: SkuState) -> None:
+        key = state.key
+        if key in self.skus or self.partition.owns(key):
+            super().put_sku(state)
+
+
+def replay(
+    connection: Connection,
+    states: MemoryStates,
+    after: int,
+    up_to: int,
+    partition: Partition = Partition(),
+) -> int:
+    """Fold events in (after, up_to] into ``states``; the number read.
+
+    Reads only what the fold needs (position, stream, type, data) with the driver's own
+    cursor, and decodes the JSON itself: SQLAlchemy's per-row result processing cost as
+    much as the fold. A SKU event of another partition is skipped before its JSON is decoded. The
+    cyclic garbage collector is paused meanwhile: the fold allocates millions of
     short-lived tuples and creates no cycles.
     """
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     query = (
-        f"SELECT position, type, data FROM {tables.events.name}"
+        f"SELECT position, stream, type, data FROM {tables.events.name}"
         f" WHERE position > {marker} AND position <= {marker} ORDER BY position LIMIT {marker}"
     )
-    folded = 0
-    with _gc_paused():
+    owns, everything = partition.owns_stream, partition.count == 1
+    read = 0
+    cursor = connection.connection.cursor()  # in the connection's transaction
+    with _gc_paused(), contextlib.closing(cursor):
         while after < up_to:
-            rows = connection.exec_driver_sql(query, (after, up_to, CHUNK)).all()
+            cursor.execute(query, (after, up_to, CHUNK))
+            rows = cursor.fetchall()
             if not rows:
                 break
-            for _position, type_name, data in rows:
-                fold(states, decode(type_name, json.loads(data) if isinstance(data, str) else data))
+            for _position, stream, type_name, data in rows:
+                if not everything and stream.startswith(SKU_STREAM) and not owns(stream):
+                    continue
+                values = jsoncodec.loads(data) if isinstance(data, str) else data
+                fold(states, decode(type_name, values))
             after = rows[-1][0]
-            folded += len(rows)
-    return folded
+            read += len(rows)
+    return read
 
 
 @contextmanager
@@ -79,13 +144,76 @@ def _rows(connection: Connection, table: sa.Table) -> Rows:
 
 
 def write_scratch(path: Path, views: MemoryStates, workers: MemoryStates) -> None:
-    engine = create_engine(f"sqlite:///{path}")
-    migrate(engine)
+    engine = create_scratch_engine(path)
     with engine.begin() as connection:
         for state, names in ((views, tables.VIEW_TABLES), (workers, tables.STATE_TABLES)):
-            upsert_skus(connection, names["skus"], state.skus.values())
+            insert_skus(connection, names["skus"], state.skus.values())
             upsert(connection, names["jobs"], [state_row(j) for j in state.jobs.values()])
     engine.dispose()
+
+
+def rebuild_partition(
+    store: EventStore, views_up_to: int, workers_up_to: int, partition: Partition, path: Path
+) -> Path:
+    """Fold one partition: the views up to ``views_up_to``, the worker state up to
+    ``workers_up_to`` (one pass: the views are a copy taken on the way), into ``path``."""
+    states = PartitionStates(partition)
+    first, second = sorted((views_up_to, workers_up_to))
+    with store.read() as connection:
+        replay(connection, states, 0, first, partition)
+        earlier = states.copy()
+        replay(connection, states, first, second, partition)
+    with _gc_paused():  # a million rows to build next to a million states: no cycles
+        if views_up_to <= workers_up_to:
+            write_scratch(path, views=earlier, workers=states)
+        else:
+            write_scratch(path, views=states, workers=earlier)
+    return path
+
+
+def _rebuild_in_child(
+    url: str, views_up_to: int, workers_up_to: int, partition: Partition, path: Path
+) -> Path:
+    engine = create_engine(url)
+    try:
+        return rebuild_partition(EventStore(engine), views_up_to, workers_up_to, partition, path)
+    finally:
+        engine.dispose()
+
+
+def rebuild(
+    store: EventStore,
+    views_up_to: int,
+    workers_up_to: int,
+    directory: Path,
+    partitions: int | None = None,
+) -> list[Path]:
+    """Rebuild into one scratch database per partition in ``directory``; their paths.
+
+    ``partitions``: how many processes; by default one per core for a log of at least
+    :data:`PARALLEL_FROM` events, else one, in this process."""
+    url = store.engine.url
+    if partitions is None:
+        long_log = max(views_up_to, workers_up_to) >= PARALLEL_FROM
+        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        partitions = (os.cpu_count() or 1) if long_log and not in_memory else 1
+    paths = [directory / f"replay-{i}.db" for i in range(partitions)]
+    if partitions == 1:
+        return [rebuild_partition(store, views_up_to, workers_up_to, Partition(), paths[0])]
+    context = get_context("spawn")  # a fresh interpreter: no connection or lock is inherited
+    with ProcessPoolExecutor(max_workers=partitions, mp_context=context) as pool:
+        futures = [
+            pool.submit(
+                _rebuild_in_child,
+                url.render_as_string(hide_password=False),
+                views_up_to,
+                workers_up_to,
+                Partition(index, partitions),
+                path,
+            )
+            for index, path in enumerate(paths)
+        ]
+        return [future.result() for future in futures]
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -125,21 +253,24 @@ class Verdict:
         return not self.differences
 
 
-def verify(store: EventStore, scratch_dir: Path | None = None) -> Verdict:
+def verify(
+    store: EventStore, scratch_dir: Path | None = None, partitions: int | None = None
+) -> Verdict:
     """Catch the views up, then rebuild everything from position 0 and compare."""
     Projector(store).catch_up()
-    scratch = Path(tempfile.mkdtemp(prefix="marketsync-replay-", dir=scratch_dir)) / "replay.db"
-    views, workers = MemoryStates(), MemoryStates()
+    scratch = Path(tempfile.mkdtemp(prefix="marketsync-replay-", dir=scratch_dir))
     with store.read() as connection:
         log_head, view_head = head(connection), views_position(connection)
         live = {t.name: _rows(connection, t) for t in _all_tables()}
-        replay(connection, views, 0, view_head)
-        replay(connection, workers, 0, log_head)
-    write_scratch(scratch, views, workers)
-    rebuilt_engine = create_engine(f"sqlite:///{scratch}")
-    with rebuilt_engine.connect() as connection:
-        rebuilt = {t.name: _rows(connection, t) for t in _all_tables()}
-    rebuilt_engine.dispose()
+    # Events up to either head are committed and never change, so the rebuild may read
+    # them in other transactions (and processes) than the snapshot above.
+    rebuilt: dict[str, Rows] = {t.name: {} for t in _all_tables()}
+    for path in rebuild(store, view_head, log_head, scratch, partitions):
+        engine = create_engine(f"sqlite:///{path}")
+        with engine.connect() as connection:
+            for t in _all_tables():
+                rebuilt[t.name].update(_rows(connection, t))
+        engine.dispose()
     differences = [line for name in live for line in diff_rows(name, live[name], rebuilt[name])]
     return Verdict(
         events=log_head, views_position=view_head, scratch=scratch, differences=differences

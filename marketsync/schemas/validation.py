@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, NoReturn, TypeVar
 
+from marketsync import jsoncodec
+
 
 class ContractError(Exception):
     """Base of every error raised by :mod:`marketsync.schemas`."""
@@ -141,7 +143,7 @@ def load_json(body: object, *, max_bytes: int) -> object:
             f"body: not valid UTF-8 ({error.reason} at byte {error.start})"
         ) from None
     try:
-        return json.loads(text)
+        return jsoncodec.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidMessage(f"body: not valid JSON ({error.msg} at char {error.pos})") from None
     except RecursionError:

@@ -4,7 +4,8 @@
 * no job submitted more than one feed, and every feed Amazon holds belongs to one job;
 * no SKU was ever in two unfinished jobs at once, checked from the log alone;
 * :func:`end_of_run` makes all of these together with the pending queue, the job table and a
-  full replay (``marketsync replay --verify``), as every scenario ends.
+  full replay (``marketsync replay --verify``), once in one process and once split over
+  three, as every scenario ends.
 """
 
 from __future__ import annotations
@@ -147,8 +148,9 @@ def end_of_run(run: Any, burst: demo.Burst) -> None:
     assert not unfinished, f"{len(unfinished)} unfinished jobs: {unfinished[:5]}"
     no_feed_twice(run)
     no_sku_in_two_unfinished_jobs(run.store)
-    verdict = verify(run.store)
-    assert verdict.clean, verdict.differences[:10]
+    for partitions in (1, 3):  # in this process, and split over three processes
+        verdict = verify(run.store, partitions=partitions)
+        assert verdict.clean, (partitions, verdict.differences[:10])
 
 
 def queue_depth(amqp_url: str, queue: str) -> int:
