@@ -14,15 +14,16 @@ from types import FrameType
 
 import structlog
 
+from marketsync import logs
 from marketsync.amazon.feeds import FeedsGateway
 from marketsync.amazon.spapi import SpApiFeeds
 from marketsync.eventlog.database import DatabaseUnavailable, create_engine, migrate
 from marketsync.eventlog.store import EventStore
 from marketsync.projections.views import Projector
 from marketsync.settings import Settings
-from marketsync.workers.batcher import Batcher
 from marketsync.workers.broker import CONTRACT_TOPOLOGY, BatchConsumer, Topology, connect
 from marketsync.workers.poller import GatewayFactory, Poller
+from marketsync.workers.recorder import Recorder
 
 log = structlog.get_logger(__name__)
 
@@ -74,32 +75,33 @@ class Stopper:
 
 
 def run_batcher(
-    settings: Settings, store: EventStore, stopper: Stopper, topology: Topology = CONTRACT_TOPOLOGY
+    settings: Settings, stopper: Stopper, topology: Topology = CONTRACT_TOPOLOGY
 ) -> None:
-    batcher = Batcher(store, settings)
+    """The consumer here; recording and job formation in the recorder's process."""
     p = settings.pipeline
+    records = Recorder(settings, logs.current())
 
     def form_jobs() -> None:
-        try:
-            batcher.form_jobs()
-        except DatabaseUnavailable as e:
-            log.warning("form_jobs_deferred", reason=str(e))
+        records.form_jobs()
         if stopper.event.is_set():
             consumer.should_stop = True
 
-    with connect(settings.amqp_url) as connection:
-        consumer = BatchConsumer(
-            connection,
-            batcher.handle,
-            on_idle=form_jobs,
-            batch_size=p.batch_size,
-            batch_wait=p.batch_wait,
-            idle_interval=min(1.0, p.gathering_window / 2),
-            topology=topology,
-        )
-        stopper.callbacks.append(lambda: setattr(consumer, "should_stop", True))
-        log.info("worker_started", worker="batcher", queue=topology.batcher_queue.name)
-        consumer.run_forever()
+    try:
+        with connect(settings.amqp_url) as connection:
+            consumer = BatchConsumer(
+                connection,
+                records.handle,
+                on_idle=form_jobs,
+                batch_size=p.batch_size,
+                batch_wait=p.batch_wait,
+                idle_interval=min(1.0, p.gathering_window / 2),
+                topology=topology,
+            )
+            stopper.callbacks.append(lambda: setattr(consumer, "should_stop", True))
+            log.info("worker_started", worker="batcher", queue=topology.batcher_queue.name)
+            consumer.run_forever()
+    finally:
+        records.close()
 
 
 def _loop(name: str, step: Callable[[], int], stopper: Stopper, idle: float) -> None:
@@ -144,7 +146,7 @@ def run_workers(
     """Start the named workers in threads of this process (``marketsync run``, the demo)."""
     store = open_store(settings)
     targets: dict[str, Callable[[], None]] = {
-        "batcher": lambda: run_batcher(settings, store, stopper, topology),
+        "batcher": lambda: run_batcher(settings, stopper, topology),
         "poller": lambda: run_poller(settings, store, stopper, gateway),
         "projector": lambda: run_projector(settings, store, stopper),
     }

@@ -28,5 +28,6 @@ def loads(text: str | bytes) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text for ``value`` (JSON-native values, tuples as arrays)."""
+    """Compact JSON text for ``value``: JSON-native values, tuples as arrays, and dataclass
+    instances as objects of their fields (what ``dataclasses.asdict`` would give)."""
     return orjson.dumps(value).decode("utf-8")

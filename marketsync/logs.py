@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 import structlog
 
@@ -56,12 +56,28 @@ class RedactingFormatter(logging.Formatter):
         return self.redactor.scrub(super().format(record))
 
 
+class LogConfig(TypedDict):
+    secrets: tuple[str, ...]
+    json: bool
+    level: int
+
+
+_current: LogConfig | None = None
+
+
+def current() -> LogConfig | None:
+    """How this process was configured: a child process configures itself the same way."""
+    return _current
+
+
 def configure(secrets: Iterable[str], *, json: bool = False, level: int = logging.INFO) -> None:
     """Configure structlog (and the stdlib loggers libraries use) once per process."""
+    global _current
+    _current = LogConfig(secrets=tuple(secrets), json=json, level=level)
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
-    redactor = Redactor(secrets)
+    redactor = Redactor(_current["secrets"])
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -11,6 +11,7 @@ Errors::
 
 from __future__ import annotations
 
+import copyreg
 import os
 import tomllib
 from collections.abc import Mapping
@@ -19,6 +20,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+
+def read_only(values: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(values)
+
+
+def _reduce_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return read_only, (dict(proxy),)
+
+
+# Settings travel to the batcher's recorder process, pickled: a read-only mapping goes as a
+# plain dict and is made read-only again on arrival.
+copyreg.pickle(MappingProxyType, _reduce_proxy)
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 DEFAULT_DATABASE_URL = "sqlite:///marketsync.db"
@@ -88,7 +102,7 @@ class PipelineSettings:
     retry_max: float = 3600.0
     stuck_after: float = 7200.0
     lease: float = 60.0  # a poller that dies holds its jobs this long at most
-    batch_size: int = 500  # storefront messages folded per transaction
+    batch_size: int = 2000  # storefront messages folded per transaction
     batch_wait: float = 0.05  # longest a partial batch waits before it is folded
 
 

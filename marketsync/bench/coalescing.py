@@ -19,7 +19,7 @@ from typing import Any
 from marketsync import demo
 from marketsync.bench import broker_reference
 from marketsync.bench.ingest import wait_recorded
-from marketsync.bench.processes import pipeline
+from marketsync.bench.pipeline import pipeline
 from marketsync.bench.report import Figure
 from marketsync.bench.workload import ACCOUNTS, RunConfig, message, newest_values, run_config
 from marketsync.eventlog.database import create_engine

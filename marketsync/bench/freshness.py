@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from marketsync.bench import broker_reference
-from marketsync.bench.processes import pipeline
+from marketsync.bench.pipeline import pipeline
 from marketsync.bench.report import Figure
 from marketsync.bench.workload import ACCOUNTS, RunConfig, changes, run_config
 from marketsync.domain.events import JobReserved, decode

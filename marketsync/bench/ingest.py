@@ -34,7 +34,7 @@ from marketsync.eventlog.store import EventStore
 from marketsync.producers.publisher import StorefrontPublisher
 from marketsync.schemas.storefront import ProductChanged
 from marketsync.workers.batcher import Batcher
-from marketsync.workers.broker import BatchConsumer, Topology, connect
+from marketsync.workers.broker import BatchConsumer, Topology, at_once, connect
 
 TIMEOUT = 900.0
 POLL = 0.05
@@ -170,7 +170,7 @@ def kombu_rate(amqp_url: str, prefix: str, messages: Sequence[Message]) -> float
             return [None] * len(bodies)
 
         with connect(amqp_url) as connection:
-            consumer = BatchConsumer(connection, nothing, topology=topology)
+            consumer = BatchConsumer(connection, at_once(nothing), topology=topology)
             worker = threading.Thread(target=consumer.run_forever, daemon=True)
             worker.start()
             worker.join(timeout=TIMEOUT)

@@ -12,24 +12,19 @@ import logging
 import multiprocessing
 import resource
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from marketsync.amazon.simulator import SimulatorConfig, SimulatorServer, SimulatorState
 from marketsync.bench.workload import RunConfig
-from marketsync.bootstrap import WORKERS
-from marketsync.workers.broker import Topology, connect
 
 STOP_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerExit:
-    peak_rss_bytes: int  # VmHWM from /proc/self/status
+    peak_rss_bytes: int  # VmHWM from /proc/self/status, plus its children's peak
     maxrss_bytes: int  # getrusage, the same figure by another route
     clean: bool  # every worker stopped on the signal rather than crashing
 
@@ -62,8 +57,11 @@ def _main(config: RunConfig, names: tuple[str, ...], prefix: str, results: Any) 
     while any(t.is_alive() for t in threads):
         for thread in threads:
             thread.join(timeout=0.5)
+    # A worker's own processes (the batcher's recorder) have ended by now; their peak is
+    # added to this one's, which overstates rather than understates the two together.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    results.put(WorkerExit(peak_rss(), maxrss, clean=stopper.event.is_set()))
+    results.put(WorkerExit(peak_rss() + children, maxrss + children, clean=stopper.event.is_set()))
 
 
 class WorkerProcess:
@@ -118,22 +116,3 @@ class WorkerProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-@contextmanager
-def pipeline(
-    config: RunConfig, prefix: str, names: tuple[str, ...] = WORKERS
-) -> Iterator[tuple[RunConfig, SimulatorServer, WorkerProcess]]:
-    """The SP-API simulator in this process, the workers in a child: (config, simulator,
-    workers). The run's exchange and queues are deleted afterwards."""
-    state = SimulatorState(SimulatorConfig.from_settings(config.settings()))
-    server = SimulatorServer(state).start()
-    live = config.with_simulator(server.url)
-    worker = WorkerProcess(live, names, prefix).start()
-    try:
-        yield live, server, worker
-    finally:
-        worker.stop()
-        server.stop()
-        with connect(live.settings().amqp_url) as connection:
-            Topology(prefix=prefix).delete(connection)

@@ -82,7 +82,7 @@ class WriteTx:
                 version,
                 event.type_name,
                 SCHEMA_VERSION,
-                jsoncodec.dumps(event.to_data()),
+                jsoncodec.dumps(event.fields()),
                 jsoncodec.dumps(metadata or {}),
                 time.time(),
             )

@@ -175,7 +175,9 @@ class Batcher:
     def _form_job(self, account: AccountSettings, marketplace: str) -> int | None:
         now = self.clock()
         limits = {op: limit_for(account, op) for op in SUBMISSION_BUCKETS}
-        with self.store.write(self.warm) as tx:
+        # Not self.warm: a job's SKUs (up to 25,000 states) need not stay in memory. When
+        # a job is reserved, the log's head moves, and the next batch reads its SKUs afresh.
+        with self.store.write() as tx:
             if tokens_wait(tx.connection, account.name, limits, now) > 0:
                 return None  # items keep gathering until a feed could actually go
             if _waiting_jobs(tx, account.name, marketplace):
@@ -188,6 +190,7 @@ class Batcher:
             if not candidates:
                 return None
             plan = plan_kind(kind, candidates, marketplace, self.policy)
+            del candidates  # up to 25,000 states: the claimed ones replace them
             job_id = tx.next_job_id()
             tx.record(
                 JobReserved(

@@ -6,12 +6,17 @@ Topology (declared idempotently by every worker that consumes)::
         x-dead-letter-exchange marketsync.storefront.dead, x-delivery-limit 5
     exchange marketsync.storefront.dead (fanout) ──▶ quorum queue marketsync.storefront.dead
 
-:class:`BatchConsumer` hands the handler up to ``batch_size`` message bodies at a time. The
-handler commits, then says per body ``None`` (done) or a reason (dead-letter it). Only then
+:class:`BatchConsumer` submits up to ``batch_size`` message bodies at a time to a handler,
+which commits, then says per body ``None`` (done) or a reason (dead-letter it). Only then
 are the messages settled: a dead letter is republished with its reason in the
 ``x-marketsync-reason`` header (confirmed) before the original is acked. If the handler
 raises, nothing is acked and the batch is retried; a message that breaks the handler by
 itself is found by retrying one at a time and dead-lettered with the error.
+
+The handler answers with a future, so that it may run elsewhere (the batcher's recorder
+process) while the consumer receives the next batch. One batch is in flight at a time, and
+batches are settled in the order they were received; :func:`at_once` turns a plain function
+into such a handler.
 """
 
 from __future__ import annotations
@@ -19,14 +24,17 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from kombu import Connection, Consumer, Exchange, Message, Producer, Queue
 from kombu.mixins import ConsumerMixin
 from kombu.transport.pyamqp import Message as PyAmqpMessage
 
+from marketsync.workers.amqp_readahead import ReadAheadTransport
 from marketsync.workers.errors import TransientFailure
 
 log = structlog.get_logger(__name__)
@@ -91,7 +99,23 @@ class Topology:
 
 CONTRACT_TOPOLOGY = Topology()
 
-Handler = Callable[[Sequence[bytes]], Sequence[str | None]]
+Verdicts = Sequence[str | None]
+Handler = Callable[[Sequence[bytes]], Verdicts]
+Submit = Callable[[Sequence[bytes]], "Future[Verdicts]"]
+
+
+def at_once(handler: Handler) -> Submit:
+    """``handler`` run in the consumer's own thread, its answer as a finished future."""
+
+    def submit(bodies: Sequence[bytes]) -> Future[Verdicts]:
+        future: Future[Verdicts] = Future()
+        try:
+            future.set_result(handler(bodies))
+        except Exception as e:
+            future.set_exception(e)
+        return future
+
+    return submit
 
 
 class RawMessage(PyAmqpMessage):  # type: ignore[misc]
@@ -132,15 +156,20 @@ def as_sent(headers: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def connect(url: str) -> Connection:
-    """A kombu connection with publisher confirms; nothing connects until first use."""
-    return Connection(url, transport_options={"confirm_publish": True}, heartbeat=30)
+    """A kombu connection with publisher confirms; nothing connects until first use. A plain
+    ``amqp://`` connection reads the socket ahead (:mod:`.amqp_readahead`); any other URL
+    (``amqps://``) gets the transport kombu picks for it."""
+    transport = ReadAheadTransport if urlsplit(url).scheme == "amqp" else None
+    return Connection(
+        url, transport=transport, transport_options={"confirm_publish": True}, heartbeat=30
+    )
 
 
 class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
     def __init__(
         self,
         connection: Connection,
-        handler: Handler,
+        submit: Submit,
         on_idle: Callable[[], None] = lambda: None,
         batch_size: int = 500,
         batch_wait: float = 0.05,
@@ -149,7 +178,7 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
     ) -> None:
         self.topology = topology
         self.connection = connection
-        self.handler = handler
+        self.submit = submit
         self.on_idle = on_idle
         self.batch_size = batch_size
         self.batch_wait = batch_wait
@@ -158,6 +187,7 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
         self._first_at = 0.0
         self._idle_at = 0.0
         self._producer: Producer | None = None
+        self._in_flight: tuple[list[Message], Future[Verdicts]] | None = None
 
     def get_consumers(self, consumer_cls: type[Consumer], channel: Any) -> list[Consumer]:
         self.topology.declare(self.connection)
@@ -169,8 +199,15 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
         return [consumer]
 
     def on_connection_revived(self) -> None:
-        self._buffer.clear()  # unacked messages come back on the new connection
+        # Unacked messages come back on the new connection, a batch in flight included (if
+        # it was recorded meanwhile, its event ids make the second time a no-op).
+        self._buffer.clear()
+        self._in_flight = None
         log.info("broker_connected")
+
+    def on_consume_end(self, connection: Connection, channel: Any) -> None:
+        """Stopping: settle the batch in flight while its channel is still open."""
+        self._finish()
 
     def run_forever(self) -> None:
         while not self.should_stop:
@@ -182,6 +219,7 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
                 # keeps breaking the frame reaches the delivery limit and the dead letters.
                 log.error("undecodable_delivery", error=str(e))
                 self._buffer.clear()
+                self._in_flight = None
                 time.sleep(0.5)
 
     def on_decode_error(self, message: Message, exc: Exception) -> None:
@@ -196,6 +234,8 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
             self.flush()
 
     def on_iteration(self) -> None:
+        if self._in_flight is not None and self._in_flight[1].done():
+            self._finish()
         now = time.monotonic()
         if self._buffer and now - self._first_at >= self.batch_wait:
             self.flush()
@@ -204,23 +244,44 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
             self.on_idle()
 
     def flush(self) -> None:
+        """Submit the buffered batch, once the one in flight (if any) is settled."""
         batch, self._buffer = self._buffer, []
-        while batch and not self.should_stop:
+        self._finish()
+        if batch:
+            self._in_flight = (batch, self.submit([body_bytes(m) for m in batch]))
+            if self._in_flight[1].done():  # a handler that ran at once
+                self._finish()
+
+    def _finish(self) -> None:
+        """Wait for the batch in flight and settle it; on a transient failure, submit it
+        again every second until it goes through or the consumer stops (then it stays
+        unacked, and RabbitMQ hands it to the next batcher)."""
+        if self._in_flight is None:
+            return
+        batch, future = self._in_flight
+        self._in_flight = None
+        while True:
             try:
-                verdicts = self._judge(batch)
+                verdicts = self._judge(batch, future)
             except TransientFailure as e:
                 log.warning("batch_retry", reason=str(e), messages=len(batch))
+                if self.should_stop:
+                    return
                 time.sleep(1.0)
+                future = self.submit([body_bytes(m) for m in batch])
                 continue
             self._settle(batch, verdicts)
             return
 
-    def _judge(self, batch: list[Message]) -> Sequence[str | None]:
-        bodies = [body_bytes(m) for m in batch]
+    def _judge(self, batch: list[Message], future: Future[Verdicts] | None = None) -> Verdicts:
+        """Per message None or a reason. A batch the handler fails on for any other reason
+        than a transient one is judged again one message at a time."""
+        if future is None:
+            future = self.submit([body_bytes(m) for m in batch])
         try:
-            return self.handler(bodies)
-        except TransientFailure:
-            raise
+            return future.result()
+        except (TransientFailure, BrokenExecutor):
+            raise  # retried; or the recorder died, and so does this worker
         except Exception:
             if len(batch) == 1:
                 log.exception("poison_message")

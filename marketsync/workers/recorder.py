@@ -1,0 +1,96 @@
+"""The batcher's recorder: the batcher's database side, in a process of its own.
+
+One batcher has two halves, each about a core's worth of work at full load: receiving
+(py-amqp parsing frames, kombu building messages) and recording (decoding and checking each
+body, folding it, writing the log and the pending queue, committing). In one thread their
+times add up; in two threads of one process they take turns holding the GIL. So the
+consumer stays in the worker's process and hands each batch to a :class:`Recorder`, which
+runs :meth:`Batcher.handle` and :meth:`Batcher.form_jobs` in a child process, one call at a
+time, in the order they were submitted. The consumer goes on receiving the next batch
+meanwhile, and acks a batch only once the recorder says it is committed (see
+:class:`~marketsync.workers.broker.BatchConsumer`).
+
+The child is a fresh interpreter (``spawn``: no connection, lock or thread is inherited)
+that imports only the batcher's database side. It configures logging as the worker did
+(secrets redacted), builds its own store and :class:`Batcher`, ignores SIGINT and SIGTERM
+(the worker stops it once its last batch is settled), and exits when the worker does. If
+the worker dies, the child finishes the call in hand and then finds its queue closed; a
+batch it committed meanwhile comes back from RabbitMQ unacked, and the event ids make the
+second recording a no-op.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
+
+import structlog
+
+from marketsync import logs
+from marketsync.eventlog.database import DatabaseUnavailable, create_engine
+from marketsync.eventlog.store import EventStore
+from marketsync.settings import Settings
+from marketsync.workers.batcher import Batcher
+
+log = structlog.get_logger(__name__)
+
+Verdicts = Sequence[str | None]
+
+_batcher: Batcher | None = None  # in the child: the one the calls go to
+
+
+def _start(settings: Settings, log_config: logs.LogConfig | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if log_config is not None:
+        logs.configure(**log_config)
+    global _batcher
+    _batcher = Batcher(EventStore(create_engine(settings.database_url)), settings)
+
+
+def _handle(bodies: list[bytes]) -> list[str | None]:
+    assert _batcher is not None
+    return _batcher.handle(bodies)
+
+
+def _form_jobs() -> list[int]:
+    assert _batcher is not None
+    try:
+        return _batcher.form_jobs()
+    except DatabaseUnavailable as e:
+        log.warning("form_jobs_deferred", reason=str(e))
+        return []
+
+
+class Recorder:
+    """A child process running one :class:`Batcher`: records batches and forms jobs, one
+    call at a time, in the order they were submitted."""
+
+    def __init__(self, settings: Settings, log_config: logs.LogConfig | None) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=get_context("spawn"),
+            initializer=_start,
+            initargs=(settings, log_config),
+        )
+        self._forming: Future[list[int]] | None = None
+
+    def handle(self, bodies: Sequence[bytes]) -> Future[Verdicts]:
+        """Record ``bodies``; the future holds one verdict per body (see ``Batcher.handle``)."""
+        return self._pool.submit(_handle, list(bodies))
+
+    def form_jobs(self) -> None:
+        """Ask for job formation after the batches already submitted, unless it is still
+        pending from the last time (a slow database must not pile these up). An error the
+        last one ended with is raised here: the worker stops on it, as it would in-process."""
+        if self._forming is not None:
+            if not self._forming.done():
+                return
+            self._forming.result()
+        self._forming = self._pool.submit(_form_jobs)
+
+    def close(self) -> None:
+        """Wait for the calls submitted, then stop the child."""
+        self._pool.shutdown(wait=True)
