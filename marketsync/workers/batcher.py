@@ -82,6 +82,7 @@ class Batcher:
         self.settings = settings
         self.clock = clock
         self.warm = WarmStates()  # SKU states from this batcher's last transaction
+        self.markets = {a.name: frozenset(a.marketplaces) for a in settings.accounts}
         p = settings.pipeline
         self.policy = BatchPolicy(
             gathering_window=p.gathering_window,
@@ -94,10 +95,10 @@ class Batcher:
 
     def check(self, event: StorefrontEvent) -> None:
         """Raise :class:`NotAccepted` for an event this pipeline cannot take."""
-        if event.account not in self.settings.account_names:
+        marketplaces = self.markets.get(event.account)
+        if marketplaces is None:
             raise NotAccepted(f"account {event.account!r} is not configured")
-        account = self.settings.account(event.account)
-        if event.marketplace_id not in account.marketplaces:
+        if event.marketplace_id not in marketplaces:
             raise NotAccepted(
                 f"marketplace {event.marketplace_id} is not configured for account "
                 f"{event.account!r}"
