@@ -13,15 +13,18 @@ meanwhile, and acks a batch only once the recorder says it is committed (see
 The child is a fresh interpreter (``spawn``: no connection, lock or thread is inherited)
 that imports only the batcher's database side. It configures logging as the worker did
 (secrets redacted), builds its own store and :class:`Batcher`, ignores SIGINT and SIGTERM
-(the worker stops it once its last batch is settled), and exits when the worker does. If
-the worker dies, the child finishes the call in hand and then finds its queue closed; a
-batch it committed meanwhile comes back from RabbitMQ unacked, and the event ids make the
-second recording a no-op.
+(the worker stops it once its last batch is settled), and ends as soon as the worker's
+process does, however that ends: a transaction in hand rolls back, and its messages come
+back from RabbitMQ unacked (a batch committed just before comes back too, and the event ids
+make the second recording a no-op).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import signal
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
@@ -44,10 +47,20 @@ _batcher: Batcher | None = None  # in the child: the one the calls go to
 def _start(settings: Settings, log_config: logs.LogConfig | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_worker, name="worker-watch", daemon=True).start()
     if log_config is not None:
         logs.configure(**log_config)
     global _batcher
     _batcher = Batcher(EventStore(create_engine(settings.database_url)), settings)
+
+
+def _exit_with_worker() -> None:
+    """Wait for the worker's process to end (a kill -9 included), then end this one: a
+    transaction in hand rolls back, and its messages come back from RabbitMQ unacked."""
+    worker = multiprocessing.parent_process()
+    if worker is not None:
+        worker.join()
+        os._exit(1)
 
 
 def _handle(bodies: list[bytes]) -> list[str | None]:

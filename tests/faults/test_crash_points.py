@@ -69,10 +69,14 @@ def test_a_crash_at_each_step_loses_nothing_and_submits_no_feed_twice(
         workers=("batcher", "projector"),
         pipeline={**PIPELINE, "lease": 1.0},
     ) as run:
-        with StorefrontPublisher(amqp_url) as publisher:
-            publisher.publish_many(burst.events)
+        # One part of the burst before each crash: every crash has a job of its own to
+        # crash in, however fast the batcher gathers the whole burst into one job.
+        parts = CRASHES * scale
+        size = -(-len(burst.events) // parts)
         crashes = 0
-        for _ in range(CRASHES * scale):
+        for part in range(parts):
+            with StorefrontPublisher(amqp_url) as publisher:
+                publisher.publish_many(burst.events[part * size : (part + 1) * size])
             crashed, hook = crashing_at(point, times=1)
             if run_poller(run, hook, until=crashed.is_set, timeout=60):
                 crashes += 1

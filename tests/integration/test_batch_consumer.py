@@ -7,16 +7,34 @@ the consumer stops, and RabbitMQ gives it to the next consumer.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from marketsync.workers.broker import BatchConsumer, Topology, Verdicts, connect
+from marketsync import demo
+from marketsync.bootstrap import Stopper, open_store, run_workers
+from marketsync.eventlog import tables
+from marketsync.eventlog.store import EventStore
+from marketsync.producers.publisher import StorefrontPublisher
+from marketsync.schemas.storefront import ProductChanged
+from marketsync.workers.broker import (
+    CONTRACT_TOPOLOGY,
+    BatchConsumer,
+    Topology,
+    Verdicts,
+    connect,
+)
 from marketsync.workers.errors import TransientFailure
 from tests.faults.checks import queue_depth
+from tests.integration.pipeline.processes import processes
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +100,93 @@ def test_one_batch_in_flight_acked_only_once_answered(amqp_url: str) -> None:
     # the third batch was never answered: back in the queue for the next consumer
     assert queue_depth(amqp_url, topology.batcher_queue.name) == 2
     assert queue_depth(amqp_url, topology.dead_queue.name) == 1
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_recorder_that_dies_stops_the_batcher_and_loses_nothing(
+    amqp_url: str, sqlite_url: str
+) -> None:
+    """SIGKILL the batcher's recorder process: the batcher stops on the error (a supervisor
+    restarts it), the batches it had not acked come back, and a new batcher records every
+    change exactly once."""
+    settings = demo.run_settings(amqp_url, sqlite_url, None, demo.credentials_env())
+    store = open_store(settings)
+    with connect(settings.amqp_url) as connection:
+        CONTRACT_TOPOLOGY.declare(connection)
+    account, _seller, marketplace, _currency = demo.ACCOUNTS[0]
+    changes = [
+        ProductChanged(
+            account=account, marketplace_id=marketplace, sku=f"SKU-{i:04d}", version=1, quantity=i
+        )
+        for i in range(3000)
+    ]
+    first = Stopper()
+    threads = run_workers(settings, ("batcher",), first)
+    deadline = time.monotonic() + TIMEOUT
+    while not (recorders := multiprocessing.active_children()):
+        assert time.monotonic() < deadline, "no recorder process started"
+        time.sleep(0.05)
+    with StorefrontPublisher(settings.amqp_url) as publisher:
+        publisher.publish_many(changes[:1500])
+        while _recorded(store) == 0:
+            assert time.monotonic() < deadline, "nothing recorded"
+            time.sleep(0.05)
+        for process in recorders:
+            os.kill(process.pid, signal.SIGKILL)
+        for thread in threads:
+            thread.join(TIMEOUT)
+        assert first.crashed == ["batcher"], "the batcher went on without its recorder"
+        publisher.publish_many(changes[1500:])
+
+    second = Stopper()
+    threads = run_workers(settings, ("batcher",), second)
+    try:
+        while _recorded(store) < len(changes):
+            assert time.monotonic() < deadline, f"{_recorded(store)} of {len(changes)} recorded"
+            time.sleep(0.1)
+        time.sleep(1.0)  # anything redelivered twice would be recorded by now
+        assert _recorded(store) == len(changes)
+    finally:
+        second.stop()
+        for thread in threads:
+            thread.join(TIMEOUT)
+    assert not second.crashed
+
+
+def _recorded(store: EventStore) -> int:
+    events = tables.events
+    with store.read() as connection:
+        query = sa.select(sa.func.count()).where(events.c.type == "ChangeRecorded")
+        return int(connection.execute(query).scalar_one())
+
+
+def test_a_batcher_killed_takes_its_recorder_with_it(
+    amqp_url: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    """``kill -9`` of ``marketsync worker batcher``: its recorder process ends too, rather
+    than living on, orphaned, with a database connection."""
+    environ = demo.credentials_env()
+    settings = demo.run_settings(amqp_url, sqlite_url, None, environ)
+    with processes(settings, environ, tmp_path) as procs:
+        worker = procs.start("batcher")
+        deadline = time.monotonic() + TIMEOUT
+        while not (recorders := _recorders(worker.pid)):
+            assert worker.running, worker.stderr()
+            assert time.monotonic() < deadline, "no recorder process started"
+            time.sleep(0.1)
+        procs.kill("batcher")
+        while any(Path(f"/proc/{pid}").exists() for pid in recorders):
+            assert time.monotonic() < deadline, f"recorder {recorders} outlived its batcher"
+            time.sleep(0.1)
+
+
+def _recorders(pid: int) -> list[int]:
+    """The children of ``pid`` that multiprocessing spawned to run work (not its tracker)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += (task / "children").read_text().split()
+    return [
+        int(child)
+        for child in children
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
