@@ -16,7 +16,6 @@ import structlog
 
 from marketsync import logs
 from marketsync.amazon.feeds import FeedsGateway
-from marketsync.amazon.spapi import SpApiFeeds
 from marketsync.eventlog.database import DatabaseUnavailable, create_engine, migrate
 from marketsync.eventlog.store import EventStore
 from marketsync.projections.views import Projector
@@ -39,6 +38,10 @@ def open_store(settings: Settings) -> EventStore:
 
 def gateways(settings: Settings) -> GatewayFactory:
     """One Feeds client per account and marketplace, made on first use."""
+    # Imported here: only the poller calls Amazon, and python-amazon-sp-api costs every
+    # other worker's process 8 MB (the batcher's peak memory is a benchmark target).
+    from marketsync.amazon.spapi import SpApiFeeds
+
     made: dict[tuple[str, str], FeedsGateway] = {}
     lock = threading.Lock()
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
 from marketsync.eventlog.tables import metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 WRITE_LOCK_KEY = 0x6D61726B  # "mark"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -48,6 +49,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # 8 MiB of page cache instead of SQLite's 2: a batch of 2,000 changes touches more
+    # pages than 2 MiB hold, and each one missed is read again (the batcher's handler
+    # measured 10% faster; more gained nothing worth the memory).
+    cursor.execute("PRAGMA cache_size=-8192")
     cursor.close()
 
 
@@ -99,6 +104,10 @@ def take_write_lock(connection: Connection) -> None:
 
 
 def alembic_config(engine: Engine) -> Config:
+    # Alembic is imported only to migrate: the batcher's recorder process never does, and
+    # importing it would cost that process 12 MB.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -120,4 +129,6 @@ def _upgrade(engine: Engine) -> None:
             take_write_lock(connection)
             config = alembic_config(engine)
             config.attributes["connection"] = connection
+            from alembic import command
+
             command.upgrade(config, "head")
