@@ -21,6 +21,7 @@ make the second recording a no-op).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -52,6 +53,12 @@ def _start(settings: Settings, log_config: logs.LogConfig | None) -> None:
         logs.configure(**log_config)
     global _batcher
     _batcher = Batcher(EventStore(create_engine(settings.database_url)), settings)
+    # Recording allocates millions of short-lived objects, few of them in cycles. What lives
+    # long (modules, SQLAlchemy's caches) leaves the cyclic collector's view, and a young
+    # collection runs every 50,000 allocations instead of 700: the handler alone measured
+    # about 10% faster.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def _exit_with_worker() -> None:
