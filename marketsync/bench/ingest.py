@@ -10,8 +10,8 @@ The storefront SDK's :class:`~marketsync.producers.publisher.StorefrontPublisher
 each confirm; :func:`measure_sdk_publisher` puts its rate beside the windowed publisher's.
 
 Two more figures split the batcher's time between its parts, on the same messages:
-:func:`handler_rate` runs :meth:`Batcher.handle` in this process with no broker at all, and
-:func:`kombu_rate` drains the messages through :class:`BatchConsumer` with a handler that
+:func:`handler_rate` runs the batcher's recorder (its child process) with no broker at
+all, and :func:`kombu_rate` drains the messages through :class:`BatchConsumer` with a handler that
 does nothing, no database at all.
 """
 
@@ -24,17 +24,17 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from marketsync import logs
 from marketsync.bench import broker_reference
 from marketsync.bench.processes import WorkerProcess
 from marketsync.bench.report import MB, Figure
 from marketsync.bench.workload import Message, RunConfig
 from marketsync.eventlog import tables
 from marketsync.eventlog.database import create_engine, migrate
-from marketsync.eventlog.store import EventStore
 from marketsync.producers.publisher import StorefrontPublisher
 from marketsync.schemas.storefront import ProductChanged
-from marketsync.workers.batcher import Batcher
 from marketsync.workers.broker import BatchConsumer, Topology, at_once, connect
+from marketsync.workers.recorder import Recorder
 
 TIMEOUT = 900.0
 POLL = 0.05
@@ -129,20 +129,24 @@ def measure(
 
 
 def handler_rate(config: RunConfig, messages: Sequence[Message]) -> float:
-    """Events a second through :meth:`Batcher.handle` alone, in batches of ``batch_size``."""
+    """Events a second through the batcher's recorder alone (:class:`Recorder`: the child
+    process that runs :meth:`Batcher.handle`), fed batches of ``batch_size`` back to back."""
     settings = config.settings()
     engine = create_engine(settings.database_url)
     migrate(engine)
-    batcher = Batcher(EventStore(engine), settings)
+    engine.dispose()
     bodies = [body for _key, body, _id in messages]
     size = settings.pipeline.batch_size
+    recorder = Recorder(settings, logs.current())
     try:
+        recorder.handle([]).result()  # the child has started
         started = time.perf_counter()
-        for start in range(0, len(bodies), size):
-            batcher.handle(bodies[start : start + size])
+        pending = [recorder.handle(bodies[i : i + size]) for i in range(0, len(bodies), size)]
+        for future in pending:
+            future.result()
         return len(bodies) / (time.perf_counter() - started)
     finally:
-        engine.dispose()
+        recorder.close()
 
 
 def kombu_rate(amqp_url: str, prefix: str, messages: Sequence[Message]) -> float:
