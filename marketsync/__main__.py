@@ -4,4 +4,5 @@ import sys
 
 from marketsync.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a child process (the batcher's recorder) starts
+    sys.exit(main())

@@ -6,7 +6,7 @@ consistent snapshot: the views as of their checkpoint, the worker state as of th
 head. Any difference is reported field by field.
 
 A long log is rebuilt in parallel, one process per core, each owning a partition of the
-SKUs (by a hash of the SKU's stream). That is exact, not approximate: every SKU event
+SKUs (by a hash of the SKU's name). That is exact, not approximate: every SKU event
 touches one SKU, and a job event touches its job (each process folds every job event, so
 each holds every job) and SKUs, of which a process keeps only its own. Each process
 writes its own scratch database; the rebuilt SKU tables are their union.
@@ -77,7 +77,7 @@ class PartitionStates(MemoryStates):
         state = self.skus.get(key)
         if state is not None:
             return state
-        return new_sku(*key)  # a SKU of another partition stays new: it is never kept
+        return new_sku(*key)  # not seen yet (one of another partition never is)
 
     def put_sku(self, state: SkuState) -> None:
         key = state.key
@@ -96,9 +96,9 @@ def replay(
 
     Reads only what the fold needs (position, stream, type, data) with the driver's own
     cursor, and decodes the JSON itself: SQLAlchemy's per-row result processing cost as
-    much as the fold. A SKU event of another partition is skipped before its JSON is decoded. The
-    cyclic garbage collector is paused meanwhile: the fold allocates millions of
-    short-lived tuples and creates no cycles.
+    much as the fold. A SKU event of another partition is skipped before its JSON is
+    decoded. The cyclic garbage collector is paused meanwhile: the fold allocates millions
+    of short-lived tuples and creates no cycles.
     """
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     query = (
