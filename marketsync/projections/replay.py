@@ -117,7 +117,7 @@ def replay(
             for _position, stream, type_name, data in rows:
                 if not everything and stream.startswith(SKU_STREAM) and not owns(stream):
                     continue
-                values = jsoncodec.loads(data) if isinstance(data, str) else data
+                values = jsoncodec.loads_recorded(data) if isinstance(data, str) else data
                 fold(states, decode(type_name, values))
             after = rows[-1][0]
             read += len(rows)

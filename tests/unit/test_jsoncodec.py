@@ -61,3 +61,18 @@ def test_an_event_is_written_as_its_data_nested_records_included() -> None:
     for event in events:
         written = jsoncodec.loads(jsoncodec.dumps(event.fields()))
         assert written == json.loads(json.dumps(event.to_data()))
+
+
+def test_text_orjson_refuses_is_written_and_read_back_all_the_same() -> None:
+    """A lone surrogate (Amazon's report may escape one into a message): orjson will not
+    write or read it; the standard library does, and the event comes back the same."""
+    event = FeedReportReceived(
+        at=2.0,
+        job_id=7,
+        feed_id="F1",
+        report="{}",
+        accepted=(),
+        rejected=(ItemRejection(sku="B", code="8541", message="bad \ud800 text"),),
+    )
+    written = jsoncodec.dumps(event.fields())
+    assert jsoncodec.loads_recorded(written) == json.loads(json.dumps(event.to_data()))
