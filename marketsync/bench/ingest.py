@@ -11,8 +11,8 @@ each confirm; :func:`measure_sdk_publisher` puts its rate beside the windowed pu
 
 Two more figures split the batcher's time between its parts, on the same messages:
 :func:`handler_rate` runs the batcher's recorder (its child process) with no broker at
-all, and :func:`kombu_rate` drains the messages through :class:`BatchConsumer` with a handler that
-does nothing, no database at all.
+all, and :func:`kombu_rate` drains the messages through :class:`BatchConsumer` with a
+handler that does nothing, no database at all.
 """
 
 from __future__ import annotations

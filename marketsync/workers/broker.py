@@ -155,6 +155,10 @@ def as_sent(headers: dict[str, Any] | None) -> dict[str, Any]:
     return restored
 
 
+def _bodies(batch: Sequence[Message]) -> list[bytes]:
+    return [body_bytes(m) for m in batch]
+
+
 def connect(url: str) -> Connection:
     """A kombu connection with publisher confirms; nothing connects until first use. A plain
     ``amqp://`` connection reads the socket ahead (:mod:`.amqp_readahead`); any other URL
@@ -248,7 +252,7 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
         batch, self._buffer = self._buffer, []
         self._finish()
         if batch:
-            self._in_flight = (batch, self.submit([body_bytes(m) for m in batch]))
+            self._in_flight = (batch, self.submit(_bodies(batch)))
             if self._in_flight[1].done():  # a handler that ran at once
                 self._finish()
 
@@ -268,7 +272,7 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
                 if self.should_stop:
                     return
                 time.sleep(1.0)
-                future = self.submit([body_bytes(m) for m in batch])
+                future = self.submit(_bodies(batch))
                 continue
             self._settle(batch, verdicts)
             return
@@ -277,7 +281,7 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
         """Per message None or a reason. A batch the handler fails on for any other reason
         than a transient one is judged again one message at a time."""
         if future is None:
-            future = self.submit([body_bytes(m) for m in batch])
+            future = self.submit(_bodies(batch))
         try:
             return future.result()
         except (TransientFailure, BrokenExecutor):
@@ -288,7 +292,7 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
                 return ["internal error while handling this message; see the worker's log"]
             return [v for m in batch for v in self._judge([m])]
 
-    def _settle(self, batch: list[Message], verdicts: Sequence[str | None]) -> None:
+    def _settle(self, batch: list[Message], verdicts: Verdicts) -> None:
         for message, reason in zip(batch, verdicts, strict=True):
             if reason is not None:
                 self._dead_letter(message, reason)
