@@ -90,6 +90,7 @@ def run_batcher(
             consumer.should_stop = True
 
     try:
+        records.start()
         with connect(settings.amqp_url) as connection:
             consumer = BatchConsumer(
                 connection,

@@ -139,7 +139,7 @@ def handler_rate(config: RunConfig, messages: Sequence[Message]) -> float:
     size = settings.pipeline.batch_size
     recorder = Recorder(settings, logs.current())
     try:
-        recorder.handle([]).result()  # the child has started
+        recorder.start()
         started = time.perf_counter()
         pending = [recorder.handle(bodies[i : i + size]) for i in range(0, len(bodies), size)]
         for future in pending:

@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from marketsync import demo
-from marketsync.bootstrap import Stopper, open_store, run_workers
+from marketsync.bootstrap import Stopper, open_store, run_batcher, run_workers
 from marketsync.eventlog import tables
 from marketsync.eventlog.store import EventStore
 from marketsync.producers.publisher import StorefrontPublisher
@@ -190,3 +191,32 @@ def _recorders(pid: int) -> list[int]:
         for child in children
         if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
     ]
+
+
+def test_a_batcher_takes_no_message_before_its_recorder_runs(amqp_url: str) -> None:
+    """The recorder starts before the consumer does. One that cannot start (here: no driver
+    for the database URL) stops the batcher while the waiting message has not even been
+    delivered: it is still in the queue, never redelivered, nothing dead-lettered."""
+    settings = demo.run_settings(amqp_url, "nosuchdb://nowhere", None, demo.credentials_env())
+    topology = Topology(prefix=f"t-early-{os.getpid()}")
+    with connect(amqp_url) as connection:
+        topology.declare(connection)
+    try:
+        account, _seller, marketplace, _currency = demo.ACCOUNTS[0]
+        change = ProductChanged(
+            account=account, marketplace_id=marketplace, sku="SKU-1", version=1, quantity=1
+        )
+        with StorefrontPublisher(amqp_url, exchange=topology.exchange.name) as publisher:
+            publisher.publish(change)
+        with pytest.raises(BrokenProcessPool):
+            run_batcher(settings, Stopper(), topology)
+        with connect(amqp_url) as connection:
+            channel = connection.default_channel
+            message = channel.basic_get(topology.batcher_queue.name)
+            assert message is not None, "the message left the queue"
+            assert not message.delivery_info["redelivered"], "the batcher took it first"
+            channel.basic_ack(message.delivery_tag)
+        assert queue_depth(amqp_url, topology.dead_queue.name) == 0
+    finally:
+        with connect(amqp_url) as connection:
+            topology.delete(connection)
