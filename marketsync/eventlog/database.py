@@ -79,6 +79,7 @@ def create_scratch_engine(path: Path) -> Engine:
     migrations) without their secondary indexes, and there is no journal and no fsync,
     since nothing in it has to survive a crash. Together that makes writing a SKU row
     about a third cheaper."""
+
     def pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=OFF")

@@ -4,8 +4,9 @@ Rows are loaded on first use (or in bulk through :meth:`SqlStates.prefetch`), ch
 memory by the fold, and written back in one batch by :meth:`SqlStates.flush`, inside the
 caller's transaction.
 
-SKU rows are the hot path (every storefront change rewrites one), so
-:func:`upsert_skus` writes them as plain tuples through :mod:`marketsync.eventlog.bulk`.
+SKU rows are the hot path (every storefront change rewrites one), so :func:`write_skus`
+writes them as plain tuples through :mod:`marketsync.eventlog.bulk`, on SQLite only the
+columns that changed.
 """
 
 from __future__ import annotations
@@ -63,6 +64,46 @@ def state_row(state: SkuState | JobState) -> dict[str, Any]:
     return {name: getattr(state, name) for name in state.__dataclass_fields__}
 
 
+_KEY_COLUMNS = 3  # account, marketplace, sku: SkuState's first fields, the primary key
+_VALUE_INDEXES = range(_KEY_COLUMNS, len(SKU_ROW_COLUMNS))
+
+
+def write_skus(
+    connection: Connection, table: sa.Table, changes: Iterable[tuple[SkuState | None, SkuState]]
+) -> None:
+    """Write each changed SKU's new state; ``(stored, new)``, where ``stored`` is the row
+    as the table holds it, None when there is none yet.
+
+    On SQLite a stored row is updated in only the columns that changed (a storefront change
+    touches about 8 of 44): binding a whole row's 44 values cost as much as the rest of its
+    write (measured on 50,000 changes: 16.5 µs a row as an upsert, 10.5 as a narrow UPDATE).
+    Rows are grouped by the columns they change, one UPDATE statement per group. A row the
+    caller believed stored but the UPDATE did not find is written whole, so a wrong belief
+    costs time, never a row. PostgreSQL copies whole rows into one upsert (see
+    :func:`upsert_skus`), where narrowing saves nothing on the client.
+    """
+    if connection.dialect.name == "postgresql":
+        upsert_skus(connection, table, (new for _stored, new in changes))
+        return
+    whole: list[tuple[Any, ...]] = []
+    narrow: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+    for stored, new in changes:
+        values = sku_values(new)
+        if stored is None:
+            whole.append(values)
+            continue
+        before = sku_values(stored)
+        changed = tuple([i for i in _VALUE_INDEXES if values[i] != before[i]])
+        if changed:
+            narrow.setdefault(changed, []).append(values)
+    for changed, rows in narrow.items():
+        names = [SKU_ROW_COLUMNS[i] for i in changed]
+        params = [(*(row[i] for i in changed), *row[:_KEY_COLUMNS]) for row in rows]
+        if bulk.update(connection, table, names, params) != len(rows):
+            whole += rows
+    bulk.upsert(connection, table, SKU_ROW_COLUMNS, whole)
+
+
 def upsert_skus(connection: Connection, table: sa.Table, states: Iterable[SkuState]) -> None:
     """Insert or replace the rows of ``states`` in a SKU table (``sku_state``, ``view_pending``)."""
     bulk.upsert(connection, table, SKU_ROW_COLUMNS, [sku_values(s) for s in states])
@@ -102,7 +143,10 @@ class SqlStates:
         self._jobs_table = jobs
         self._skus: dict[SkuKey, SkuState] = {} if cache is None else cache
         self._jobs: dict[int, JobState | None] = {}
-        self._dirty_skus: dict[SkuKey, None] = {}  # in the order first changed
+        # changed SKUs, in the order first changed: each with its row as the table holds it
+        # (None: no row yet, or not known)
+        self._dirty_skus: dict[SkuKey, SkuState | None] = {}
+        self._unstored: set[SkuKey] = set()  # cached states prefetch made up: no row
         self._dirty_jobs: set[int] = set()
 
     # --- SKUs ---------------------------------------------------------------------------
@@ -124,9 +168,10 @@ class SqlStates:
                     state = SkuState._make(row)
                     self._skus[state.key] = state
                 for sku in chunk:
-                    self._skus.setdefault(
-                        (account, marketplace, sku), new_sku(account, marketplace, sku)
-                    )
+                    key = (account, marketplace, sku)
+                    if key not in self._skus:
+                        self._skus[key] = new_sku(account, marketplace, sku)
+                        self._unstored.add(key)
 
     def _one_of(self, skus: list[str]) -> sa.ColumnElement[bool]:
         """``sku IN (...)``; on PostgreSQL ``sku = ANY(array)``, one parameter instead of
@@ -156,8 +201,9 @@ class SqlStates:
 
     def put_sku(self, state: SkuState) -> None:
         key = state.key
+        if key not in self._dirty_skus:
+            self._dirty_skus[key] = None if key in self._unstored else self._skus.get(key)
         self._skus[key] = state
-        self._dirty_skus[key] = None
 
     # --- jobs -----------------------------------------------------------------------------
 
@@ -183,8 +229,10 @@ class SqlStates:
 
     def flush(self) -> None:
         skus = self._skus
-        upsert_skus(self._connection, self._skus_table, [skus[k] for k in self._dirty_skus])
+        changes = [(stored, skus[key]) for key, stored in self._dirty_skus.items()]
+        write_skus(self._connection, self._skus_table, changes)
         jobs = [self._jobs[j] for j in sorted(self._dirty_jobs)]
         upsert(self._connection, self._jobs_table, [state_row(j) for j in jobs if j])
         self._dirty_skus.clear()
+        self._unstored.clear()
         self._dirty_jobs.clear()

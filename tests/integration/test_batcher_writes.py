@@ -17,7 +17,7 @@ from marketsync.domain.events import ChangeRecorded, JobItem, JobReserved
 from marketsync.eventlog import tables
 from marketsync.eventlog.database import create_engine, migrate
 from marketsync.eventlog.states import sku_from_row
-from marketsync.eventlog.store import EventStore
+from marketsync.eventlog.store import EventStore, WarmStates
 from marketsync.projections.replay import verify
 from marketsync.workers.batcher import Batcher
 from tests.integration.jobs.shop import Shop
@@ -146,4 +146,59 @@ def test_duplicates_in_a_batch_are_recorded_once_and_the_rest_goes_in(
         count = connection.execute(sa.select(sa.func.count()).select_from(tables.events))
         assert count.scalar_one() == 11
     assert sku_row(store, "NEW").quantity == 7
+    assert verify(store).clean
+
+
+def test_rows_written_column_by_column_equal_the_fold(store: EventStore, batcher: Batcher) -> None:
+    """On SQLite a stored SKU row is updated in only the columns that changed, grouped by
+    which ones. Batches of every kind of change, over the same SKUs, with a job claiming
+    some in between: the rows equal a fold of the log from the start, column for column."""
+    shop = Shop()
+    skus = [f"S{i}" for i in range(12)]
+    batcher.record([shop.changed(s, quantity=i) for i, s in enumerate(skus)])
+    batcher.record([shop.changed(s, price=f"{i + 1}.50") for i, s in enumerate(skus[:6])])
+    batcher.record([shop.listed(s, asin="B00TESTASN", quantity=3, price="4.00") for s in skus[6:9]])
+    with store.write() as tx:
+        tx.record(
+            JobReserved(
+                at=2.0,
+                job_id=1,
+                account=shop.name,
+                marketplace=shop.marketplace,
+                job_type="update-qty",
+                items=(JobItem(sku="S0", message_id=1, quantity=0, quantity_version=1),),
+            )
+        )
+    batcher.record(
+        [
+            shop.changed("S0", quantity=5, price="2.00"),
+            shop.stopped("S9"),
+            shop.removed("S10"),
+            shop.changed("S11", quantity=1),
+            shop.changed("NEW", quantity=2),
+        ]
+    )
+    assert sku_row(store, "S0").job_id == 1
+    assert sku_row(store, "S9").status == "stopped"
+    assert verify(store).clean
+
+
+def test_a_kept_state_without_a_row_is_written_whole(store: EventStore) -> None:
+    """A state the kept states hold though no row was ever written for it (looked up,
+    found missing, never changed): its first change cannot be a narrow UPDATE of a row that
+    is not there, and is written whole instead of being lost."""
+    shop = Shop()
+    warm = WarmStates()
+    key = (shop.name, shop.marketplace, "GHOST")
+    with store.write(warm) as tx:
+        tx.states.prefetch([key])  # made up as new, never written
+    assert key in warm.skus
+    change = ChangeRecorded(
+        at=3.0, account=shop.name, marketplace=shop.marketplace, sku="GHOST", version=1, quantity=4
+    )
+    with store.write(warm) as tx:
+        tx.record(change)
+    state = sku_row(store, "GHOST")
+    assert (state.quantity, state.stream_version) == (4, 1)
+    assert state == warm.skus[key]
     assert verify(store).clean
