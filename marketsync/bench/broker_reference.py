@@ -25,10 +25,11 @@ import pika
 
 from marketsync.bench.report import Figure
 from marketsync.bench.workload import Message
+from marketsync.settings import PipelineSettings
 from marketsync.workers.broker import Topology, connect
 
 WINDOW = 1000
-PREFETCH = 1000  # the batcher's: batch_size * 2
+PREFETCH = PipelineSettings().batch_size * 2  # the batcher's (broker.BatchConsumer)
 TIMEOUT = 600.0
 
 

@@ -33,13 +33,15 @@ from marketsync.eventlog import tables
 from marketsync.eventlog.database import create_engine, migrate
 from marketsync.producers.publisher import StorefrontPublisher
 from marketsync.schemas.storefront import ProductChanged
+from marketsync.settings import PipelineSettings
 from marketsync.workers.broker import BatchConsumer, Topology, at_once, connect
 from marketsync.workers.recorder import Recorder
 
 TIMEOUT = 900.0
 POLL = 0.05
 TARGET = 0.60  # of the broker reference's rate
-REFERENCE_ACK_EVERY = 500  # the batcher settles a batch of up to 500 with one multiple-ack
+# The batcher settles a batch of up to batch_size with one multiple-ack; so does the reference.
+REFERENCE_ACK_EVERY = PipelineSettings().batch_size
 
 
 @dataclass(frozen=True, slots=True)
