@@ -178,6 +178,9 @@ def test_rows_written_column_by_column_equal_the_fold(store: EventStore, batcher
             shop.changed("NEW", quantity=2),
         ]
     )
+    # one SKU changed twice in one batch, in different columns: both reach the row
+    batcher.record([shop.changed("S1", quantity=9), shop.changed("S1", price="7.00")])
+    assert (sku_row(store, "S1").quantity, sku_row(store, "S1").price) == (9, "7.00")
     assert sku_row(store, "S0").job_id == 1
     assert sku_row(store, "S9").status == "stopped"
     assert verify(store).clean
