@@ -11,7 +11,9 @@ columns that changed.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
+from itertools import compress
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,7 +67,7 @@ def state_row(state: SkuState | JobState) -> dict[str, Any]:
 
 
 _KEY_COLUMNS = 3  # account, marketplace, sku: SkuState's first fields, the primary key
-_STATE_INDEXES = range(_KEY_COLUMNS, len(SkuState._fields))
+_STATE_INDEXES = tuple(range(len(SkuState._fields)))
 _PENDING_KIND = SKU_ROW_COLUMNS.index("pending_kind")  # derived: written with any change
 
 Columns = tuple[int, ...]  # indexes into SKU_ROW_COLUMNS
@@ -73,7 +75,7 @@ Columns = tuple[int, ...]  # indexes into SKU_ROW_COLUMNS
 
 def changed_columns(before: SkuState, after: SkuState) -> Columns:
     """The row's columns that differ between two states of one SKU (none if they are equal)."""
-    changed = [i for i in _STATE_INDEXES if before[i] != after[i]]
+    changed = tuple(compress(_STATE_INDEXES, map(operator.ne, before, after)))  # 2 µs, in C
     return (*changed, _PENDING_KIND) if changed else ()
 
 
@@ -153,6 +155,7 @@ class SqlStates:
         # states as first read: a reserved job changes 25,000 SKUs in one transaction.
         self._dirty_skus: dict[SkuKey, Columns | None] = {}
         self._column_sets: dict[Columns, Columns] = {}  # one tuple per distinct set
+        self._narrow = connection.dialect.name != "postgresql"  # see write_skus
         self._unstored: set[SkuKey] = set()  # cached states prefetch made up: no row
         self._dirty_jobs: set[int] = set()
 
@@ -211,7 +214,7 @@ class SqlStates:
         before = self._skus.get(key)
         columns = self._dirty_skus.get(key, ())
         if columns is not None:
-            if before is None or key in self._unstored:
+            if before is None or key in self._unstored or not self._narrow:
                 columns = None
             elif changed := changed_columns(before, state):
                 # changed since the last put, or since the row: both, since the row
