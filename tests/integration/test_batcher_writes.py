@@ -46,6 +46,20 @@ def sku_row(store: EventStore, sku: str) -> Any:
     return sku_from_row(row)
 
 
+def claim(store: EventStore, shop: Shop, sku: str, quantity: int) -> None:
+    """Another writer (a second batcher replica) reserves job 1 for ``sku``."""
+    reserved = JobReserved(
+        at=2.0,
+        job_id=1,
+        account=shop.name,
+        marketplace=shop.marketplace,
+        job_type="update-qty",
+        items=(JobItem(sku=sku, message_id=1, quantity=quantity, quantity_version=1),),
+    )
+    with store.write() as tx:
+        tx.record(reserved)
+
+
 def count_queries(store: EventStore, table: str) -> list[str]:
     """Every SELECT on ``table`` the engine runs from now on."""
     seen: list[str] = []
@@ -77,16 +91,7 @@ def test_a_job_that_claimed_the_sku_in_between_is_seen(store: EventStore, batche
     copy and write the SKU back out of the job."""
     shop = Shop()
     batcher.record([shop.changed("A", quantity=1)])
-    claim = JobReserved(
-        at=2.0,
-        job_id=1,
-        account=shop.name,
-        marketplace=shop.marketplace,
-        job_type="update-qty",
-        items=(JobItem(sku="A", message_id=1, quantity=1, quantity_version=1),),
-    )
-    with store.write() as tx:
-        tx.record(claim)
+    claim(store, shop, "A", quantity=1)
     batcher.record([shop.changed("A", quantity=2)])
     state = sku_row(store, "A")
     assert (state.job_id, state.job_quantity, state.quantity) == (1, 1, 2)
@@ -158,17 +163,7 @@ def test_rows_written_column_by_column_equal_the_fold(store: EventStore, batcher
     batcher.record([shop.changed(s, quantity=i) for i, s in enumerate(skus)])
     batcher.record([shop.changed(s, price=f"{i + 1}.50") for i, s in enumerate(skus[:6])])
     batcher.record([shop.listed(s, asin="B00TESTASN", quantity=3, price="4.00") for s in skus[6:9]])
-    with store.write() as tx:
-        tx.record(
-            JobReserved(
-                at=2.0,
-                job_id=1,
-                account=shop.name,
-                marketplace=shop.marketplace,
-                job_type="update-qty",
-                items=(JobItem(sku="S0", message_id=1, quantity=0, quantity_version=1),),
-            )
-        )
+    claim(store, shop, "S0", quantity=0)
     batcher.record(
         [
             shop.changed("S0", quantity=5, price="2.00"),
