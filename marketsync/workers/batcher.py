@@ -8,7 +8,7 @@ Two steps, each one transaction:
   state. Only after it commits does the consumer ack the messages.
 * :meth:`Batcher.form_jobs` reserves a job per account and marketplace when the batching
   policy says so and both createFeed buckets (createFeed and JSON_LISTINGS_FEED) hold a
-  token, and no earlier job of theirs is still waiting for one: items keep gathering into
+  token, and no earlier job of theirs is still to call createFeed: items keep gathering into
   the next job instead of splitting. The poller takes the tokens right before createFeed.
 """
 
@@ -182,7 +182,7 @@ class Batcher:
             if tokens_wait(tx.connection, account.name, limits, now) > 0:
                 return None  # items keep gathering until a feed could actually go
             if _waiting_jobs(tx, account.name, marketplace):
-                return None  # one job waits for the token at a time: no splitting
+                return None  # one job waits for its createFeed at a time: no splitting
             kind = kind_to_form(_backlogs(tx, account.name, marketplace, now), now, self.policy)
             if kind is None:
                 return None  # cheap: no SKU row is read while nothing is ready
@@ -260,12 +260,19 @@ def _change(event: ProductChanged, now: float) -> ChangeRecorded:
 
 
 def _waiting_jobs(tx: WriteTx, account: str, marketplace: str) -> int:
-    """Jobs of this account and marketplace not yet submitting (reserved or created)."""
+    """Jobs of this account and marketplace that have not called createFeed yet: reserved,
+    created, or processing (uploading its document; the poller takes the createFeed tokens
+    only right before the call). Counting the token such a job is about to take would
+    reserve the next job with it, and that job would then wait a whole token interval
+    between reservation and createFeed, its items no longer gathering meanwhile (measured:
+    freshness p99 3.9 s against a 3.1 s bound where uploads were slow)."""
     t = tables.job_state
     query = sa.select(sa.func.count()).where(
         t.c.account == account,
         t.c.marketplace == marketplace,
-        t.c.status.in_([JobStatus.RESERVED.value, JobStatus.CREATED.value]),
+        t.c.status.in_(
+            [JobStatus.RESERVED.value, JobStatus.CREATED.value, JobStatus.PROCESSING.value]
+        ),
     )
     return int(tx.connection.execute(query).scalar_one())
 
