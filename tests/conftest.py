@@ -11,6 +11,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import pytest
 
+from marketsync.eventlog.database import create_engine, migrate
+from marketsync.eventlog.store import EventStore
 from tests import services
 
 
@@ -62,3 +64,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'marketsync.db'}"
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[EventStore]:
+    """An event store on ``database_url``, migrated."""
+    engine = create_engine(database_url)
+    migrate(engine)
+    yield EventStore(engine)
+    engine.dispose()

@@ -6,7 +6,6 @@ these tests hold them to the same results as the long way round.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ import sqlalchemy as sa
 from marketsync import demo
 from marketsync.domain.events import ChangeRecorded, JobItem, JobReserved
 from marketsync.eventlog import tables
-from marketsync.eventlog.database import create_engine, migrate
 from marketsync.eventlog.states import sku_from_row
 from marketsync.eventlog.store import EventStore, WarmStates
 from marketsync.projections.replay import verify
@@ -23,14 +21,6 @@ from marketsync.workers.batcher import Batcher
 from tests.integration.jobs.shop import Shop
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[EventStore]:
-    engine = create_engine(database_url)
-    migrate(engine)
-    yield EventStore(engine)
-    engine.dispose()
 
 
 @pytest.fixture

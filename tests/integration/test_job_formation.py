@@ -8,8 +8,6 @@ no longer gathering. So the batcher counts reserved, created and processing jobs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from marketsync import demo
@@ -21,7 +19,6 @@ from marketsync.domain.events import (
     JobProcessingStarted,
     JobReserved,
 )
-from marketsync.eventlog.database import create_engine, migrate
 from marketsync.eventlog.store import EventStore
 from marketsync.workers.batcher import Batcher
 from tests.integration.jobs.shop import Shop
@@ -37,14 +34,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[EventStore]:
-    engine = create_engine(database_url)
-    migrate(engine)
-    yield EventStore(engine)
-    engine.dispose()
 
 
 def record(store: EventStore, *events: Event) -> None:
