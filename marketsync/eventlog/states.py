@@ -83,7 +83,8 @@ def write_skus(
     connection: Connection, table: sa.Table, changes: Iterable[tuple[Columns | None, SkuState]]
 ) -> None:
     """Write each changed SKU's new state; ``(columns, new)``, where ``columns`` are the
-    ones that differ from the row the table holds, None when there is no row yet.
+    ones that differ from the row the table holds, or None to write the row whole (there
+    is none yet, or it is not known, or the database is PostgreSQL).
 
     On SQLite a stored row is updated in only the columns that changed (a storefront change
     touches about 8 of 44): binding a whole row's 44 values cost as much as the rest of its
