@@ -8,12 +8,22 @@ from pathlib import Path
 
 from marketsync.eventlog.database import create_engine, create_scratch_engine
 
+KEYS = ((type(None), sqlite3.PrepareProtocol), (bool, sqlite3.PrepareProtocol))
+
+
+def forget_adapters() -> None:
+    """As in a fresh process (an earlier test's engine registered them already)."""
+    for key in KEYS:
+        sqlite3.adapters.pop(key, None)
+
 
 def test_engines_register_the_adapters(tmp_path: Path) -> None:
+    forget_adapters()
     create_engine(f"sqlite:///{tmp_path / 'log.db'}").dispose()
-    assert (type(None), sqlite3.PrepareProtocol) in sqlite3.adapters
-    assert (bool, sqlite3.PrepareProtocol) in sqlite3.adapters
+    assert all(key in sqlite3.adapters for key in KEYS)
+    forget_adapters()
     create_scratch_engine(tmp_path / "scratch.db").dispose()
+    assert all(key in sqlite3.adapters for key in KEYS)
 
 
 def test_none_is_null_and_a_bool_its_integer(tmp_path: Path) -> None:
