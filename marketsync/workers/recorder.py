@@ -70,9 +70,8 @@ def _exit_with_worker() -> None:
         os._exit(1)
 
 
-def _ready() -> int:
+def _ready() -> None:
     assert _batcher is not None
-    return os.getpid()
 
 
 def _handle(bodies: list[bytes]) -> list[str | None]:
@@ -102,12 +101,12 @@ class Recorder:
         )
         self._forming: Future[list[int]] | None = None
 
-    def start(self) -> int:
-        """Start the child and wait until it can record; its process id. The worker calls
-        this before it consumes: no message waits on an interpreter still importing (about
-        half a second of a core), and a child that cannot start stops the worker before it
-        has taken any message."""
-        return self._pool.submit(_ready).result()
+    def start(self) -> None:
+        """Start the child and wait until it can record. The worker calls this before it
+        consumes: no message waits on an interpreter still importing (about half a second
+        of a core), and a child that cannot start stops the worker before it has taken any
+        message."""
+        self._pool.submit(_ready).result()
 
     def handle(self, bodies: Sequence[bytes]) -> Future[Verdicts]:
         """Record ``bodies``; the future holds one verdict per body (see ``Batcher.handle``)."""
