@@ -34,6 +34,7 @@ from marketsync.workers.broker import (
     connect,
 )
 from marketsync.workers.errors import TransientFailure
+from marketsync.workers.recorder import Recorder
 from tests.faults.checks import queue_depth
 from tests.integration.pipeline.processes import processes
 
@@ -220,3 +221,20 @@ def test_a_batcher_takes_no_message_before_its_recorder_runs(amqp_url: str) -> N
     finally:
         with connect(amqp_url) as connection:
             topology.delete(connection)
+
+
+def test_a_job_formation_error_reaches_the_worker(amqp_url: str, postgres_url: str) -> None:
+    """Job formation runs in the recorder; an error there other than an unreachable database
+    (here: a database nobody migrated, so PostgreSQL finds no table) is raised in the worker
+    on its next idle tick, which then stops, rather than being lost in the child."""
+    settings = demo.run_settings(amqp_url, postgres_url, None, demo.credentials_env())
+    recorder = Recorder(settings, None)
+    try:
+        recorder.start()
+        deadline = time.monotonic() + TIMEOUT
+        with pytest.raises(sa.exc.ProgrammingError, match="does not exist"):
+            while time.monotonic() < deadline:
+                recorder.form_jobs()
+                time.sleep(0.05)
+    finally:
+        recorder.close()
