@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 WRITE_LOCK_KEY = 0x6D61726B  # "mark"
 MIGRATIONS = Path(__file__).with_name("migrations")
+WAL_CHECKPOINT_PAGES = 10_000
 
 
 class DatabaseUnavailable(Exception):
@@ -53,6 +54,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # pages than 2 MiB hold, and each one missed is read again (the batcher's handler
     # measured 10% faster; more gained nothing worth the memory).
     cursor.execute("PRAGMA cache_size=-8192")
+    # A checkpoint (copying the WAL's pages into the database file, two fsyncs) once the
+    # WAL holds 10,000 pages (40 MiB at SQLite's 4 KiB) instead of SQLite's 1,000. A batch
+    # of 2,000 changes writes about 1,100 pages, so the default checkpointed after nearly
+    # every commit, copying the same index and SKU pages again each time: the batcher's
+    # handler alone measured 38 µs of CPU per event with the default and 32 with this.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.close()
 
 
