@@ -137,6 +137,29 @@ def upsert(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
         connection.execute(statement, rows[start : start + CHUNK * 4])
 
 
+def select_skus(
+    table: sa.Table, account: str, marketplace: str, skus: list[str], dialect: str
+) -> sa.Select[Any]:
+    """The rows of ``skus`` (of one account and marketplace) in a SKU table, in
+    :func:`sku_columns` order.
+
+    On PostgreSQL each SKU is one probe of the primary key: ``unnest`` of one array
+    parameter, joined laterally to a one-row lookup (its ``LIMIT 1`` keeps the planner from
+    turning the join into a scan). ``sku = ANY(array)`` took 1.5 ms for 500 SKUs among
+    100,000 once PostgreSQL had statistics, but before (a new table, until autovacuum's
+    first ANALYZE) it was planned as a filter over every row of the account: 12 ms, and
+    growing with the table. The probes take about 2 ms either way. SQLite plans
+    ``sku IN (...)`` as probes of the primary key on its own."""
+    t = table
+    mine = (t.c.account == account, t.c.marketplace == marketplace)
+    if dialect != "postgresql":
+        return sa.select(*sku_columns(t)).where(*mine, t.c.sku.in_(skus))
+    array = sa.literal(skus, postgresql.ARRAY(sa.String))
+    wanted = sa.func.unnest(array).table_valued("sku").render_derived(name="wanted")
+    row = sa.select(*sku_columns(t)).where(*mine, t.c.sku == wanted.c.sku).limit(1).lateral()
+    return sa.select(*row.c).select_from(wanted).join(row, sa.true())
+
+
 class SqlStates:
     def __init__(
         self,
@@ -169,12 +192,11 @@ class SqlStates:
         for key in dict.fromkeys(k for k in keys if k not in self._skus):
             by_market.setdefault((key[0], key[1]), []).append(key[2])
         t = self._skus_table
+        dialect = self._connection.dialect.name
         for (account, marketplace), skus in by_market.items():
             for start in range(0, len(skus), CHUNK):
                 chunk = skus[start : start + CHUNK]
-                query = sa.select(*sku_columns(t)).where(
-                    t.c.account == account, t.c.marketplace == marketplace, self._one_of(chunk)
-                )
+                query = select_skus(t, account, marketplace, chunk, dialect)
                 for row in self._connection.execute(query):
                     state = SkuState._make(row)
                     self._skus[state.key] = state
@@ -183,14 +205,6 @@ class SqlStates:
                     if key not in self._skus:
                         self._skus[key] = new_sku(account, marketplace, sku)
                         self._unstored.add(key)
-
-    def _one_of(self, skus: list[str]) -> sa.ColumnElement[bool]:
-        """``sku IN (...)``; on PostgreSQL ``sku = ANY(array)``, one parameter instead of
-        hundreds (measured: 1.1 ms instead of 3 ms for 500 SKUs)."""
-        column = self._skus_table.c.sku
-        if self._connection.dialect.name == "postgresql":
-            return column == sa.func.any(sa.literal(skus, postgresql.ARRAY(sa.String)))
-        return column.in_(skus)
 
     def remember(self, states: Iterable[SkuState]) -> None:
         """Cache rows the caller already read (not marked changed)."""
