@@ -123,25 +123,18 @@ view_jobs = sa.Table("view_jobs", metadata, *_job_columns())
 
 for _t in (sku_state, view_pending):
     sa.Index(f"ix_{_t.name}_job", _t.c.job_id)
-# The batcher's readiness queries ask only for pending SKUs, so its index holds only those:
-# smaller, and of no use to a lookup by SKU, which PostgreSQL would otherwise run through
-# it (a filter over every row of the account) on a table it has no statistics for yet.
-_PENDING = sku_state.c.pending_since.is_not(None)
-sa.Index(
-    "ix_sku_state_pending",
-    sku_state.c.account,
-    sku_state.c.marketplace,
-    sku_state.c.pending_since,
-    postgresql_where=_PENDING,
-    sqlite_where=_PENDING,
-)
-# The pending view lists SKUs in a job too, in this index's order.
-sa.Index(
-    "ix_view_pending_pending",
-    view_pending.c.account,
-    view_pending.c.marketplace,
-    view_pending.c.pending_since,
-)
+    # Only pending SKUs, which is all the queries on it ask for: smaller, and of no use to
+    # a lookup by SKU, which PostgreSQL would otherwise run through its first two columns
+    # (a filter over every row of the account) on a table it has no statistics for yet.
+    _pending = _t.c.pending_since.is_not(None)
+    sa.Index(
+        f"ix_{_t.name}_pending",
+        _t.c.account,
+        _t.c.marketplace,
+        _t.c.pending_since,
+        postgresql_where=_pending,
+        sqlite_where=_pending,
+    )
 for _t in (job_state, view_jobs):
     sa.Index(f"ix_{_t.name}_status", _t.c.status)
     sa.Index(f"ix_{_t.name}_account", _t.c.account, _t.c.created_at)

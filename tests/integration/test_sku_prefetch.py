@@ -23,10 +23,9 @@ STORED = [f"SKU-{n:06d}" for n in range(20_000)]
 
 def fill(engine: sa.Engine) -> None:
     with engine.begin() as connection:
-        upsert_skus(
-            connection, tables.sku_state, (new_sku(ACCOUNT, MARKETPLACE, s) for s in STORED)
-        )
-        upsert_skus(connection, tables.sku_state, [new_sku("other", MARKETPLACE, "SKU-000001")])
+        for table in (tables.sku_state, tables.view_pending):
+            upsert_skus(connection, table, (new_sku(ACCOUNT, MARKETPLACE, s) for s in STORED))
+            upsert_skus(connection, table, [new_sku("other", MARKETPLACE, "SKU-000001")])
 
 
 @pytest.fixture
@@ -36,7 +35,8 @@ def unanalyzed(postgres_url: str) -> Iterator[sa.Engine]:
     engine = create_engine(postgres_url)
     migrate(engine)
     with engine.begin() as connection:
-        connection.exec_driver_sql("ALTER TABLE sku_state SET (autovacuum_enabled = false)")
+        for table in ("sku_state", "view_pending"):
+            connection.exec_driver_sql(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
     fill(engine)
     yield engine
     engine.dispose()
@@ -48,22 +48,26 @@ def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from plan_nodes(child)
 
 
+@pytest.mark.parametrize("table", [tables.sku_state, tables.view_pending], ids=lambda t: t.name)
 def test_each_sku_is_one_probe_of_the_primary_key_without_statistics(
-    unanalyzed: sa.Engine,
+    unanalyzed: sa.Engine, table: sa.Table
 ) -> None:
+    """The batcher's prefetch (sku_state) and the projector's (view_pending)."""
     wanted = STORED[::80] + [f"NEW-{n}" for n in range(250)]  # 250 stored, 250 not
-    query = select_skus(tables.sku_state, ACCOUNT, MARKETPLACE, wanted, "postgresql")
+    query = select_skus(table, ACCOUNT, MARKETPLACE, wanted, "postgresql")
     with unanalyzed.connect() as connection:
         assert connection.exec_driver_sql(
-            "SELECT last_analyze, last_autoanalyze FROM pg_stat_user_tables"
-            " WHERE relname = 'sku_state'"
+            "SELECT last_analyze, last_autoanalyze FROM pg_stat_user_tables WHERE relname = %s",
+            (table.name,),
         ).one() == (None, None)
         compiled = query.compile(dialect=connection.dialect)
         explained = connection.exec_driver_sql(
             f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled.string}", compiled.params
         ).scalar_one()
-    scans = [n for n in plan_nodes(explained[0]["Plan"]) if n.get("Relation Name") == "sku_state"]
-    assert [(n["Node Type"], n["Index Name"]) for n in scans] == [("Index Scan", "sku_state_pkey")]
+    scans = [n for n in plan_nodes(explained[0]["Plan"]) if n.get("Relation Name") == table.name]
+    assert [(n["Node Type"], n["Index Name"]) for n in scans] == [
+        ("Index Scan", f"{table.name}_pkey")
+    ]
     (scan,) = scans
     assert scan["Actual Loops"] == len(wanted)  # one probe per SKU
     assert scan.get("Rows Removed by Filter", 0) == 0  # and no row read beyond it

@@ -1,14 +1,15 @@
-"""partial pending index: the batcher's index on sku_state holds only pending SKUs
+"""partial pending indexes: only pending SKUs in the pending index of both SKU tables
 
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-27 01:00:00.000000
 
-The readiness queries always ask for ``pending_since IS NOT NULL``. A full index on
-(account, marketplace, pending_since) also matched a lookup by SKU on its first two
-columns, and on a table without statistics yet (a new install's first minute) PostgreSQL
-ran the batcher's prefetch through it: every row of the account read for each chunk of
-SKUs. As a partial index it matches only the readiness queries.
+The queries that use these indexes (the batcher's readiness, the pending view) ask for
+``pending_since IS NOT NULL``. A full index on (account, marketplace, pending_since) also
+matched a lookup by SKU on its first two columns, and on a table without statistics yet (a
+new install's first minute) PostgreSQL ran the prefetch of the batcher and of the projector
+through it: every row of the account read for each chunk of SKUs. As a partial index it
+matches only the queries it is for.
 """
 
 import sqlalchemy as sa
@@ -19,16 +20,20 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-NAME = "ix_sku_state_pending"
+TABLES = ("sku_state", "view_pending")
 COLUMNS = ["account", "marketplace", "pending_since"]
 
 
 def upgrade() -> None:
-    op.drop_index(NAME, table_name="sku_state")
     pending = sa.text("pending_since IS NOT NULL")
-    op.create_index(NAME, "sku_state", COLUMNS, postgresql_where=pending, sqlite_where=pending)
+    for table in TABLES:
+        op.drop_index(f"ix_{table}_pending", table_name=table)
+        op.create_index(
+            f"ix_{table}_pending", table, COLUMNS, postgresql_where=pending, sqlite_where=pending
+        )
 
 
 def downgrade() -> None:
-    op.drop_index(NAME, table_name="sku_state")
-    op.create_index(NAME, "sku_state", COLUMNS)
+    for table in TABLES:
+        op.drop_index(f"ix_{table}_pending", table_name=table)
+        op.create_index(f"ix_{table}_pending", table, COLUMNS)
