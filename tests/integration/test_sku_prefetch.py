@@ -1,5 +1,6 @@
-"""The batcher's prefetch reads SKU rows by key, on a table of any size, with or without
-the database's statistics (``states.select_skus``)."""
+"""The prefetch of SKU rows (the batcher's on sku_state, the projector's on view_pending)
+reads them by key, on a table of any size, with or without the database's statistics
+(``states.select_skus``)."""
 
 from __future__ import annotations
 
