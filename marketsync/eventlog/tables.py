@@ -123,7 +123,7 @@ view_jobs = sa.Table("view_jobs", metadata, *_job_columns())
 
 for _t in (sku_state, view_pending):
     sa.Index(f"ix_{_t.name}_job", _t.c.job_id)
-    # Only pending SKUs, which is all the queries on it ask for: smaller, and of no use to
+    # Only pending SKUs, what every query that uses it asks for: smaller, and of no use to
     # a lookup by SKU, which PostgreSQL would otherwise run through its first two columns
     # (a filter over every row of the account) on a table it has no statistics for yet.
     _pending = _t.c.pending_since.is_not(None)

@@ -4,12 +4,13 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-27 01:00:00.000000
 
-The queries that use these indexes (the batcher's readiness, the pending view) ask for
-``pending_since IS NOT NULL``. A full index on (account, marketplace, pending_since) also
-matched a lookup by SKU on its first two columns, and on a table without statistics yet (a
-new install's first minute) PostgreSQL ran the prefetch of the batcher and of the projector
-through it: every row of the account read for each chunk of SKUs. As a partial index it
-matches only the queries it is for.
+The queries that use these indexes ask for ``pending_since IS NOT NULL``: the batcher's
+readiness queries, and the pending view for one arm of its ``OR`` (pending, or in a job;
+PostgreSQL combines it with the job index). A full index on (account, marketplace,
+pending_since) also matched a lookup by SKU on its first two columns, and on a table without
+statistics yet (a new install's first minute) PostgreSQL ran the prefetch of the batcher and
+of the projector through it: every row of the account read for each chunk of SKUs. As a
+partial index it matches only the queries it is for.
 """
 
 import sqlalchemy as sa
