@@ -75,15 +75,13 @@ def test_each_sku_is_one_probe_of_the_primary_key_without_statistics(
     assert explained[0]["Plan"]["Actual Rows"] == 250
 
 
-def test_the_rows_asked_for_and_only_those(database_url: str) -> None:
-    engine = create_engine(database_url)
-    migrate(engine)
-    fill(engine)
+def test_the_rows_asked_for_and_only_those(store: EventStore) -> None:
+    fill(store.engine)
     wanted = ["SKU-000001", "SKU-019999", "NEW-1", "SKU-000001"[:-1]]
-    query = select_skus(tables.sku_state, ACCOUNT, MARKETPLACE, wanted, engine.dialect.name)
-    with EventStore(engine).read() as connection:
+    dialect = store.engine.dialect.name
+    query = select_skus(tables.sku_state, ACCOUNT, MARKETPLACE, wanted, dialect)
+    with store.read() as connection:
         rows = connection.execute(query).all()
-    engine.dispose()
     assert sorted(tuple(r) for r in rows) == sorted(
         tuple(new_sku(ACCOUNT, MARKETPLACE, s)) for s in ("SKU-000001", "SKU-019999")
     )
