@@ -142,7 +142,8 @@ def _ingest(run: Run) -> list[Figure]:
                 f"{name}: broker reference, then one batcher ({len(messages):,} events; "
                 f"round {number} of {run.sizes.ingest_rounds})"
             )
-            database = "ingest" if number == 1 else f"ingest-{number}"  # a fresh log each
+            # A fresh log each round; the first keeps the name replay reads the ingest log by.
+            database = "ingest" if number == 1 else f"ingest-{number}"
             try:
                 reference = ingest.measure_reference(
                     run.box.amqp_url, run.box.prefix(f"ref-{backend}-{number}"), messages
