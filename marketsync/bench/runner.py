@@ -133,31 +133,41 @@ def _ingest(run: Run) -> list[Figure]:
     kombu_alone = ingest.kombu_rate(run.box.amqp_url, run.box.prefix("kombu"), messages)
     rounds: dict[str, list[ingest.Round]] = {backend: [] for backend in BACKENDS}
     errors: dict[str, Exception] = {}
+
+    def reference() -> broker_reference.Reference:
+        prefix = run.box.prefix(f"ref-ingest-{len(run.references)}")
+        measured = ingest.measure_reference(run.box.amqp_url, prefix, messages)
+        run.references.append(measured)
+        return measured
+
+    # reference, batcher, reference, batcher, ...: each reference is the one after a run
+    # and the one before the next
+    before: broker_reference.Reference | None = None
     for number in range(1, run.sizes.ingest_rounds + 1):
         for backend in BACKENDS:  # taking turns: a slow minute falls on both alike
             if backend in errors:
                 continue
             name = f"ingest_{backend}"
             run.say(
-                f"{name}: broker reference, then one batcher ({len(messages):,} events; "
-                f"round {number} of {run.sizes.ingest_rounds})"
+                f"{name}: one batcher between two broker references ({len(messages):,} "
+                f"events; round {number} of {run.sizes.ingest_rounds})"
             )
             # A fresh log each round; the first keeps the name replay reads the ingest log by.
             database = "ingest" if number == 1 else f"ingest-{number}"
             try:
-                reference = ingest.measure_reference(
-                    run.box.amqp_url, run.box.prefix(f"ref-{backend}-{number}"), messages
-                )
-                run.references.append(reference)
+                before = before or reference()
                 config = run_config(run.box.amqp_url, run.database(backend, database))
                 prefix = run.box.prefix(f"{name}-{number}")
                 result = ingest.measure(
                     config, run.box.amqp_url, prefix, messages, run.sizes.ingest_budget
                 )
+                after = reference()
             except Exception as e:
                 errors[backend] = e
+                before = None
                 continue
-            rounds[backend].append(ingest.Round(result, reference))
+            rounds[backend].append(ingest.Round(result, before, after))
+            before = after
     for backend in BACKENDS:
         name = f"ingest_{backend}"
         if backend in errors:
