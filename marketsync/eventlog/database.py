@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
+from marketsync.eventlog.errors import DatabaseUnavailable
 from marketsync.eventlog.tables import metadata
 
 if TYPE_CHECKING:
@@ -25,10 +26,6 @@ if TYPE_CHECKING:
 WRITE_LOCK_KEY = 0x6D61726B  # "mark"
 MIGRATIONS = Path(__file__).with_name("migrations")
 WAL_CHECKPOINT_PAGES = 10_000
-
-
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached or refused the operation; retry later."""
 
 
 @retry(

@@ -26,7 +26,8 @@ from marketsync.domain.events import SCHEMA_VERSION, Event, decode, new_event_id
 from marketsync.domain.fold import SkuKey, fold, stream_version
 from marketsync.domain.sku import SkuState
 from marketsync.eventlog import bulk, tables
-from marketsync.eventlog.database import DatabaseUnavailable, take_write_lock
+from marketsync.eventlog.database import take_write_lock
+from marketsync.eventlog.errors import DatabaseUnavailable
 from marketsync.eventlog.states import SqlStates
 
 

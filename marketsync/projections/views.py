@@ -18,7 +18,7 @@ from marketsync.domain.fold import fold
 from marketsync.domain.jobs import JobState
 from marketsync.domain.sku import SkuState
 from marketsync.eventlog import tables
-from marketsync.eventlog.database import DatabaseUnavailable
+from marketsync.eventlog.errors import DatabaseUnavailable
 from marketsync.eventlog.states import SqlStates, job_from_row, sku_from_row, upsert
 from marketsync.eventlog.store import EventStore, RecordedEvent, read_events, read_stream
 

@@ -35,7 +35,7 @@ from marketsync.domain.sku import SkuState
 from marketsync.domain.token_bucket import DEFAULT_LIMITS
 from marketsync.eventlog import tables
 from marketsync.eventlog.coordination import tokens_wait
-from marketsync.eventlog.database import DatabaseUnavailable
+from marketsync.eventlog.errors import DatabaseUnavailable
 from marketsync.eventlog.states import sku_columns
 from marketsync.eventlog.store import DuplicateEvent, EventStore, WarmStates, WriteTx
 from marketsync.schemas.storefront import (

@@ -70,7 +70,7 @@ from marketsync.eventlog.coordination import (
     take_tokens,
     tokens_wait,
 )
-from marketsync.eventlog.database import DatabaseUnavailable
+from marketsync.eventlog.errors import DatabaseUnavailable
 from marketsync.eventlog.store import EventStore, read_stream
 from marketsync.settings import Settings
 from marketsync.workers.batcher import SUBMISSION_BUCKETS, limit_for

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from marketsync import demo
 from marketsync.bootstrap import WORKERS
-from marketsync.eventlog.database import DatabaseUnavailable
+from marketsync.eventlog.errors import DatabaseUnavailable
 from marketsync.producers.publisher import StorefrontPublisher
 from marketsync.schemas.storefront import DEAD_LETTER_QUEUE
 from marketsync.workers.broker import CONTRACT_TOPOLOGY
