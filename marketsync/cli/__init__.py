@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from marketsync.eventlog.errors import DatabaseUnavailable
 from marketsync.settings import ConfigError
 
 EXIT_USAGE = 2
@@ -38,8 +39,6 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from marketsync.eventlog.database import DatabaseUnavailable
-
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler

@@ -8,7 +8,6 @@ from typing import Any
 
 from marketsync.bootstrap import open_store
 from marketsync.cli.common import settings_for
-from marketsync.projections.replay import verify
 
 
 def register(commands: Any) -> None:
@@ -23,6 +22,8 @@ def register(commands: Any) -> None:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    from marketsync.projections.replay import verify  # see marketsync.cli.operator
+
     verdict = verify(open_store(settings_for(args)))
     print(
         f"replayed {verdict.events} events (views at {verdict.views_position}) "

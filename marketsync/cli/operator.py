@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from marketsync import operations
 from marketsync.bootstrap import open_store
 from marketsync.cli.common import emit_json, settings_for, table, when
 from marketsync.domain.sku import ACTIVE, REMOVED, STOPPED
-from marketsync.projections import views
+
+if TYPE_CHECKING:
+    from marketsync import operations
+
+# Each command imports the database side it runs (marketsync.operations, the views) when it
+# runs: every command's parser is built in every process, ``marketsync worker batcher``'s
+# included, which never opens the database itself (see marketsync.bootstrap).
 
 STATUS_OF = {"stop": STOPPED, "remove": REMOVED, "relist": ACTIVE}
 
@@ -49,6 +54,8 @@ def _refused(error: operations.Refused) -> int:
 
 
 def cancel_job(args: argparse.Namespace) -> int:
+    from marketsync import operations
+
     try:
         operations.cancel_job(open_store(settings_for(args)), args.job_id)
     except operations.Refused as e:
@@ -58,6 +65,8 @@ def cancel_job(args: argparse.Namespace) -> int:
 
 
 def abandon_job(args: argparse.Namespace) -> int:
+    from marketsync import operations
+
     try:
         operations.abandon_job(open_store(settings_for(args)), args.job_id, args.reason)
     except operations.Refused as e:
@@ -71,6 +80,8 @@ def abandon_job(args: argparse.Namespace) -> int:
 
 def set_status(args: argparse.Namespace) -> int:
     settings = settings_for(args)
+    from marketsync import operations
+
     try:
         n = operations.set_selling_status(
             open_store(settings),
@@ -88,6 +99,8 @@ def set_status(args: argparse.Namespace) -> int:
 
 def resend(args: argparse.Namespace) -> int:
     settings = settings_for(args)
+    from marketsync import operations
+
     try:
         n = operations.request_resend(open_store(settings), settings, args.account, args.sku)
     except operations.Refused as e:
@@ -110,6 +123,8 @@ LISTING_COLUMNS = (
 
 
 def show_listings(args: argparse.Namespace) -> int:
+    from marketsync.projections import views
+
     store = open_store(settings_for(args))
     with store.read() as connection:
         found = views.listings(connection, args.account)

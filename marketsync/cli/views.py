@@ -11,8 +11,8 @@ from marketsync.cli import operator
 from marketsync.cli.common import emit_json, settings_for, table, when
 from marketsync.domain.jobs import JobState, JobStatus
 from marketsync.domain.sku import SkuState
-from marketsync.eventlog.states import state_row
-from marketsync.projections import views
+
+# The views are imported by the commands that read them (see marketsync.cli.operator).
 
 
 def register(commands: Any) -> None:
@@ -72,6 +72,9 @@ def job_row(job: JobState) -> list[Any]:
 
 
 def list_jobs(args: argparse.Namespace) -> int:
+    from marketsync.eventlog.states import state_row
+    from marketsync.projections import views
+
     store = open_store(settings_for(args))
     with store.read() as connection:
         found = views.list_jobs(connection, views.JobFilter(args.account, args.status, args.limit))
@@ -83,6 +86,8 @@ def list_jobs(args: argparse.Namespace) -> int:
 
 
 def _job_or_exit(store: Any, job_id: int) -> JobState | None:
+    from marketsync.projections import views
+
     with store.read() as connection:
         job = views.get_job(connection, job_id)
     if job is None:
@@ -91,6 +96,8 @@ def _job_or_exit(store: Any, job_id: int) -> JobState | None:
 
 
 def show_job(args: argparse.Namespace) -> int:
+    from marketsync.eventlog.states import state_row
+
     store = open_store(settings_for(args))
     job = _job_or_exit(store, args.job_id)
     if job is None:
@@ -106,6 +113,8 @@ def show_job(args: argparse.Namespace) -> int:
 
 
 def job_log(args: argparse.Namespace) -> int:
+    from marketsync.projections import views
+
     store = open_store(settings_for(args))
     if _job_or_exit(store, args.job_id) is None:
         return 1
@@ -168,6 +177,9 @@ def pending_row(state: SkuState) -> list[Any]:
 
 
 def show_pending(args: argparse.Namespace) -> int:
+    from marketsync.eventlog.states import state_row
+    from marketsync.projections import views
+
     store = open_store(settings_for(args))
     with store.read() as connection:
         found = views.pending(connection, args.account)

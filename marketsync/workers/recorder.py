@@ -11,8 +11,10 @@ meanwhile, and acks a batch only once the recorder says it is committed (see
 :class:`~marketsync.workers.broker.BatchConsumer`).
 
 The child is a fresh interpreter (``spawn``: no connection, lock or thread is inherited)
-that imports only the batcher's database side. It configures logging as the worker did
-(secrets redacted), builds its own store and :class:`Batcher`, ignores SIGINT and SIGTERM
+that imports only the batcher's database side; the worker's process never imports it at
+all (SQLAlchemy, the driver and Alembic would add 30 MB to it). The child configures logging
+as the worker did (secrets redacted), brings the schema up to date, builds its own store and
+:class:`Batcher`, ignores SIGINT and SIGTERM
 (the worker stops it once its last batch is settled), and ends as soon as the worker's
 process does, however that ends: a transaction in hand rolls back, and its messages come
 back from RabbitMQ unacked (a batch committed just before comes back too, and the event ids
@@ -29,14 +31,16 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
+from typing import TYPE_CHECKING
 
 import structlog
 
 from marketsync import logs
-from marketsync.eventlog.database import DatabaseUnavailable, create_engine
-from marketsync.eventlog.store import EventStore
+from marketsync.eventlog.errors import DatabaseUnavailable
 from marketsync.settings import Settings
-from marketsync.workers.batcher import Batcher
+
+if TYPE_CHECKING:
+    from marketsync.workers.batcher import Batcher
 
 log = structlog.get_logger(__name__)
 
@@ -51,8 +55,16 @@ def _start(settings: Settings, log_config: logs.LogConfig | None) -> None:
     threading.Thread(target=_exit_with_worker, name="worker-watch", daemon=True).start()
     if log_config is not None:
         logs.configure(**log_config)
+    # The database side is imported here, in the child only: the worker's process never
+    # opens the database, and SQLAlchemy with the driver and Alembic would cost it 30 MB.
+    from marketsync.eventlog.database import create_engine, migrate
+    from marketsync.eventlog.store import EventStore
+    from marketsync.workers.batcher import Batcher
+
+    engine = create_engine(settings.database_url)
+    migrate(engine)
     global _batcher
-    _batcher = Batcher(EventStore(create_engine(settings.database_url)), settings)
+    _batcher = Batcher(EventStore(engine), settings)
     # Recording allocates millions of short-lived objects, few of them in cycles. What lives
     # long (modules, SQLAlchemy's caches) leaves the cyclic collector's view, and a young
     # collection runs every 50,000 allocations instead of 700: the handler alone measured

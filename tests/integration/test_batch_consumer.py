@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from marketsync import demo
 from marketsync.bootstrap import Stopper, open_store, run_batcher, run_workers
 from marketsync.eventlog import tables
+from marketsync.eventlog.database import create_engine
 from marketsync.eventlog.store import EventStore
 from marketsync.producers.publisher import StorefrontPublisher
 from marketsync.schemas.storefront import ProductChanged
@@ -182,6 +183,53 @@ def test_a_batcher_killed_takes_its_recorder_with_it(
             time.sleep(0.1)
 
 
+def test_a_batcher_leaves_the_database_to_its_recorder(
+    amqp_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """``marketsync worker batcher`` on a database nobody has migrated: its recorder brings
+    the schema up to date and records, while the worker's own process never loads the
+    database driver (nor SQLAlchemy and Alembic with it: 30 MB of the batcher's memory,
+    which is a benchmark target). The driver's libpq shows in a process's memory map."""
+    environ = demo.credentials_env()
+    settings = demo.run_settings(amqp_url, postgres_url, None, environ)
+    account, _seller, marketplace, _currency = demo.ACCOUNTS[0]
+    with processes(settings, environ, tmp_path) as procs:
+        worker = procs.start("batcher")
+        deadline = time.monotonic() + TIMEOUT
+        while not (recorders := _recorders(worker.pid)):
+            assert worker.running, worker.stderr()
+            assert time.monotonic() < deadline, "no recorder process started"
+            time.sleep(0.1)
+        with connect(settings.amqp_url) as connection:
+            CONTRACT_TOPOLOGY.declare(connection)
+        change = ProductChanged(
+            account=account, marketplace_id=marketplace, sku="SKU-1", version=1, quantity=3
+        )
+        with StorefrontPublisher(settings.amqp_url) as publisher:
+            publisher.publish(change)
+        store = EventStore(create_engine(postgres_url))
+        try:
+            while _recorded_if_migrated(store) == 0:
+                assert worker.running, worker.stderr()
+                assert time.monotonic() < deadline, "nothing recorded"
+                time.sleep(0.1)
+        finally:
+            store.engine.dispose()
+        assert _loads_libpq(recorders[0]), "the check cannot see the driver where it is"
+        assert not _loads_libpq(worker.pid), "the batcher's own process loaded the driver"
+
+
+def _recorded_if_migrated(store: EventStore) -> int:
+    try:
+        return _recorded(store)
+    except sa.exc.ProgrammingError:  # no table yet: the recorder is still migrating
+        return 0
+
+
+def _loads_libpq(pid: int) -> bool:
+    return "libpq" in Path(f"/proc/{pid}/maps").read_text()
+
+
 def _recorders(pid: int) -> list[int]:
     """The children of ``pid`` that multiprocessing spawned to run work (not its tracker)."""
     children = []
@@ -225,12 +273,16 @@ def test_a_batcher_takes_no_message_before_its_recorder_runs(amqp_url: str) -> N
 
 def test_a_job_formation_error_reaches_the_worker(amqp_url: str, postgres_url: str) -> None:
     """Job formation runs in the recorder; an error there other than an unreachable database
-    (here: a database nobody migrated, so PostgreSQL finds no table) is raised in the worker
-    on its next idle tick, which then stops, rather than being lost in the child."""
+    (here: a table dropped behind the recorder's back, so PostgreSQL finds none) is raised in
+    the worker on its next idle tick, which then stops, rather than being lost in the child."""
     settings = demo.run_settings(amqp_url, postgres_url, None, demo.credentials_env())
     recorder = Recorder(settings, None)
     try:
-        recorder.start()
+        recorder.start()  # migrates the schema
+        engine = create_engine(postgres_url)
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE rate_buckets, job_state"))
+        engine.dispose()
         deadline = time.monotonic() + TIMEOUT
         with pytest.raises(sa.exc.ProgrammingError, match="does not exist"):
             while time.monotonic() < deadline:
