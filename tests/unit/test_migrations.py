@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from marketsync.eventlog import tables
-from marketsync.eventlog.database import alembic_config, create_engine, migrate
+from marketsync.eventlog.database import alembic_config, create_engine, migrate, newest_revision
 from tests.schema_drift import (
     current_revisions,
     head_revisions,
@@ -31,6 +33,33 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
 def test_migrations_have_a_single_head(engine: sa.Engine) -> None:
     """The migration history is linear: one head to upgrade to."""
     assert len(head_revisions(engine)) == 1
+
+
+def test_the_newest_revision_read_from_file_names_is_alembics_head(engine: sa.Engine) -> None:
+    assert (newest_revision(),) == head_revisions(engine)
+
+
+def _alembic_imported_by_migrating(url: str) -> bool:
+    """Whether ``migrate`` in a fresh interpreter imports Alembic."""
+    code = (
+        "import sys; from marketsync.eventlog.database import create_engine, migrate; "
+        f"migrate(create_engine({url!r})); print('alembic' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return run.stdout.strip() == "True"
+
+
+def test_a_schema_already_migrated_is_left_alone_without_importing_alembic(
+    tmp_path: Path,
+) -> None:
+    """Every start but the first after an upgrade finds the schema current: Alembic (8 MB of
+    the batcher's recorder, a long-lived process) is not even imported then."""
+    url = f"sqlite:///{tmp_path / 'started.db'}"
+    assert _alembic_imported_by_migrating(url)  # the first start migrates
+    assert not _alembic_imported_by_migrating(url)
+    engine = create_engine(url)
+    assert current_revisions(engine) == (newest_revision(),)
+    engine.dispose()
 
 
 def test_migrations_build_exactly_the_declared_tables(engine: sa.Engine) -> None:
