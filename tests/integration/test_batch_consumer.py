@@ -37,7 +37,7 @@ from marketsync.workers.broker import (
 from marketsync.workers.errors import TransientFailure
 from marketsync.workers.recorder import Recorder
 from tests.faults.checks import queue_depth
-from tests.integration.pipeline.processes import processes
+from tests.integration.pipeline.processes import Processes, Worker, processes
 
 pytestmark = pytest.mark.integration
 
@@ -171,12 +171,8 @@ def test_a_batcher_killed_takes_its_recorder_with_it(
     environ = demo.credentials_env()
     settings = demo.run_settings(amqp_url, sqlite_url, None, environ)
     with processes(settings, environ, tmp_path) as procs:
-        worker = procs.start("batcher")
+        _worker, recorders = _batcher_and_recorders(procs)
         deadline = time.monotonic() + TIMEOUT
-        while not (recorders := _recorders(worker.pid)):
-            assert worker.running, worker.stderr()
-            assert time.monotonic() < deadline, "no recorder process started"
-            time.sleep(0.1)
         procs.kill("batcher")
         while any(Path(f"/proc/{pid}").exists() for pid in recorders):
             assert time.monotonic() < deadline, f"recorder {recorders} outlived its batcher"
@@ -194,12 +190,8 @@ def test_a_batcher_leaves_the_database_to_its_recorder(
     settings = demo.run_settings(amqp_url, postgres_url, None, environ)
     account, _seller, marketplace, _currency = demo.ACCOUNTS[0]
     with processes(settings, environ, tmp_path) as procs:
-        worker = procs.start("batcher")
+        worker, recorders = _batcher_and_recorders(procs)
         deadline = time.monotonic() + TIMEOUT
-        while not (recorders := _recorders(worker.pid)):
-            assert worker.running, worker.stderr()
-            assert time.monotonic() < deadline, "no recorder process started"
-            time.sleep(0.1)
         with connect(settings.amqp_url) as connection:
             CONTRACT_TOPOLOGY.declare(connection)
         change = ProductChanged(
@@ -228,6 +220,17 @@ def _recorded_if_migrated(store: EventStore) -> int:
 
 def _loads_libpq(pid: int) -> bool:
     return "libpq" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def _batcher_and_recorders(procs: Processes) -> tuple[Worker, list[int]]:
+    """Start ``marketsync worker batcher``; it and its recorder's pid, once that runs."""
+    worker = procs.start("batcher")
+    deadline = time.monotonic() + TIMEOUT
+    while not (recorders := _recorders(worker.pid)):
+        assert worker.running, worker.stderr()
+        assert time.monotonic() < deadline, "no recorder process started"
+        time.sleep(0.1)
+    return worker, recorders
 
 
 def _recorders(pid: int) -> list[int]:
