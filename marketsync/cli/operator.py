@@ -79,9 +79,9 @@ def abandon_job(args: argparse.Namespace) -> int:
 
 
 def set_status(args: argparse.Namespace) -> int:
-    settings = settings_for(args)
     from marketsync import operations
 
+    settings = settings_for(args)
     try:
         n = operations.set_selling_status(
             open_store(settings),
@@ -98,9 +98,9 @@ def set_status(args: argparse.Namespace) -> int:
 
 
 def resend(args: argparse.Namespace) -> int:
-    settings = settings_for(args)
     from marketsync import operations
 
+    settings = settings_for(args)
     try:
         n = operations.request_resend(open_store(settings), settings, args.account, args.sku)
     except operations.Refused as e:

@@ -12,13 +12,12 @@ meanwhile, and acks a batch only once the recorder says it is committed (see
 
 The child is a fresh interpreter (``spawn``: no connection, lock or thread is inherited)
 that imports only the batcher's database side; the worker's process never imports it at
-all (SQLAlchemy, the driver and Alembic would add 30 MB to it). The child configures logging
-as the worker did (secrets redacted), brings the schema up to date, builds its own store and
-:class:`Batcher`, ignores SIGINT and SIGTERM
-(the worker stops it once its last batch is settled), and ends as soon as the worker's
-process does, however that ends: a transaction in hand rolls back, and its messages come
-back from RabbitMQ unacked (a batch committed just before comes back too, and the event ids
-make the second recording a no-op).
+all (SQLAlchemy, the driver and Alembic would add 30 MB to it). The child configures
+logging as the worker did (secrets redacted), brings the schema up to date, builds its own
+store and :class:`Batcher`, ignores SIGINT and SIGTERM (the worker stops it once its last
+batch is settled), and ends as soon as the worker's process does, however that ends: a
+transaction in hand rolls back, and its messages come back from RabbitMQ unacked (a batch
+committed just before comes back too, and the event ids make the second recording a no-op).
 """
 
 from __future__ import annotations
