@@ -86,11 +86,15 @@ class Stopper:
 
 
 def run_batcher(
-    settings: Settings, stopper: Stopper, topology: Topology = CONTRACT_TOPOLOGY
+    settings: Settings,
+    stopper: Stopper,
+    topology: Topology = CONTRACT_TOPOLOGY,
+    records: Recorder | None = None,
 ) -> None:
-    """The consumer here; recording and job formation in the recorder's process."""
+    """The consumer here; recording and job formation in the recorder's process (``records``
+    if the caller made and started it already: see :func:`run_workers`)."""
     p = settings.pipeline
-    records = Recorder(settings, logs.current())
+    records = records or Recorder(settings, logs.current())
 
     def form_jobs() -> None:
         records.form_jobs()
@@ -160,11 +164,15 @@ def run_workers(
     gateway: GatewayFactory | None = None,
 ) -> list[threading.Thread]:
     """Start the named workers in threads of this process (``marketsync run``, the demo).
-    The store is opened here only for a worker that uses it in this process: the batcher's
-    recorder opens its own (and migrates the schema) in its child process."""
+
+    What a worker needs is opened here, before any thread starts, so that a database that
+    cannot be reached is raised to the caller (the command line says so in one line): the
+    store for a worker that uses it in this process, and the batcher's recorder, which opens
+    its own store (and migrates the schema) in its child process."""
     store = open_store(settings) if set(names) - {"batcher"} else None
+    records = _started_recorder(settings) if "batcher" in names else None
     targets: dict[str, Callable[[], None]] = {
-        "batcher": lambda: run_batcher(settings, stopper, topology),
+        "batcher": lambda: run_batcher(settings, stopper, topology, records),
         "poller": lambda: run_poller(settings, _opened(store), stopper, gateway),
         "projector": lambda: run_projector(settings, _opened(store), stopper),
     }
@@ -176,6 +184,16 @@ def run_workers(
         thread.start()
         threads.append(thread)
     return threads
+
+
+def _started_recorder(settings: Settings) -> Recorder:
+    records = Recorder(settings, logs.current())
+    try:
+        records.start()
+    except BaseException:
+        records.close()
+        raise
+    return records
 
 
 def _opened(store: EventStore | None) -> EventStore:

@@ -48,12 +48,18 @@ Verdicts = Sequence[str | None]
 _batcher: Batcher | None = None  # in the child: the one the calls go to
 
 
-def _start(settings: Settings, log_config: logs.LogConfig | None) -> None:
+def _start(log_config: logs.LogConfig | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_with_worker, name="worker-watch", daemon=True).start()
     if log_config is not None:
         logs.configure(**log_config)
+
+
+def _open(settings: Settings) -> None:
+    """Bring the schema up to date and build the batcher; the first call. What it raises
+    (an unreachable database, say) reaches the worker as it is, where an error in the
+    initializer would reach it only as a broken pool."""
     # The database side is imported here, in the child only: the worker's process never
     # opens the database, and SQLAlchemy with the driver and Alembic would cost it 30 MB.
     from marketsync.eventlog.database import create_engine, migrate
@@ -81,10 +87,6 @@ def _exit_with_worker() -> None:
         os._exit(1)
 
 
-def _ready() -> None:
-    assert _batcher is not None
-
-
 def _handle(bodies: list[bytes]) -> list[str | None]:
     assert _batcher is not None
     return _batcher.handle(bodies)
@@ -108,16 +110,21 @@ class Recorder:
             max_workers=1,
             mp_context=get_context("spawn"),
             initializer=_start,
-            initargs=(settings, log_config),
+            initargs=(log_config,),
         )
+        self._settings = settings
+        self._started = False
         self._forming: Future[list[int]] | None = None
 
     def start(self) -> None:
-        """Start the child and wait until it can record. The worker calls this before it
-        consumes: no message waits on an interpreter still importing (about half a second
-        of a core), and a child that cannot start stops the worker before it has taken any
-        message."""
-        self._pool.submit(_ready).result()
+        """Start the child and wait until it can record (once; again does nothing). The
+        worker calls this before it consumes: no message waits on an interpreter still
+        importing (about half a second of a core), and a child that cannot start (its
+        error, ``DatabaseUnavailable`` say, is raised here) stops the worker before it has
+        taken any message."""
+        if not self._started:
+            self._pool.submit(_open, self._settings).result()
+            self._started = True
 
     def handle(self, bodies: Sequence[bytes]) -> Future[Verdicts]:
         """Record ``bodies``; the future holds one verdict per body (see ``Batcher.handle``)."""

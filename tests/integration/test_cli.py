@@ -111,6 +111,19 @@ def test_bad_usage_prints_one_line_and_exits_2(case: str, tmp_path: Path) -> Non
     assert INLINE_SECRET not in done.stderr
 
 
+@pytest.mark.parametrize("worker", WORKERS)
+def test_a_worker_whose_database_is_unreachable_says_so_and_exits_3(
+    worker: str, tmp_path: Path
+) -> None:
+    """Checked before any worker thread starts, the batcher's included (its recorder, a
+    child process, opens the database): a message, no traceback, exit 3."""
+    unreachable = {"MARKETSYNC_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/test"}
+    done = marketsync("worker", worker, cwd=tmp_path, env=unreachable)
+    assert done.returncode == 3, done
+    assert done.stderr.startswith("marketsync: database unavailable: "), done.stderr
+    assert "Traceback" not in done.stderr
+
+
 # --- publish ---------------------------------------------------------------------------------
 
 
