@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from marketsync.workers.poller import GatewayFactory
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 WORKERS = ("batcher", "poller", "projector")
 
@@ -86,15 +87,11 @@ class Stopper:
 
 
 def run_batcher(
-    settings: Settings,
-    stopper: Stopper,
-    topology: Topology = CONTRACT_TOPOLOGY,
-    records: Recorder | None = None,
+    settings: Settings, stopper: Stopper, records: Recorder, topology: Topology = CONTRACT_TOPOLOGY
 ) -> None:
-    """The consumer here; recording and job formation in the recorder's process (``records``
-    if the caller made and started it already: see :func:`run_workers`)."""
+    """The consumer here; recording and job formation in ``records``, the recorder's process,
+    which :func:`started_recorder` started. Closes it when the consumer stops."""
     p = settings.pipeline
-    records = records or Recorder(settings, logs.current())
 
     def form_jobs() -> None:
         records.form_jobs()
@@ -102,7 +99,6 @@ def run_batcher(
             consumer.should_stop = True
 
     try:
-        records.start()
         with connect(settings.amqp_url) as connection:
             consumer = BatchConsumer(
                 connection,
@@ -170,9 +166,9 @@ def run_workers(
     store for a worker that uses it in this process, and the batcher's recorder, which opens
     its own store (and migrates the schema) in its child process."""
     store = open_store(settings) if set(names) - {"batcher"} else None
-    records = _started_recorder(settings) if "batcher" in names else None
+    records = started_recorder(settings) if "batcher" in names else None
     targets: dict[str, Callable[[], None]] = {
-        "batcher": lambda: run_batcher(settings, stopper, topology, records),
+        "batcher": lambda: run_batcher(settings, stopper, _opened(records), topology),
         "poller": lambda: run_poller(settings, _opened(store), stopper, gateway),
         "projector": lambda: run_projector(settings, _opened(store), stopper),
     }
@@ -186,7 +182,9 @@ def run_workers(
     return threads
 
 
-def _started_recorder(settings: Settings) -> Recorder:
+def started_recorder(settings: Settings) -> Recorder:
+    """The batcher's recorder, ready to record; what stops it from starting (an unreachable
+    database, say) is raised here."""
     records = Recorder(settings, logs.current())
     try:
         records.start()
@@ -196,9 +194,9 @@ def _started_recorder(settings: Settings) -> Recorder:
     return records
 
 
-def _opened(store: EventStore | None) -> EventStore:
-    assert store is not None, "run_workers opens the store for every worker but the batcher"
-    return store
+def _opened(resource: T | None) -> T:
+    assert resource is not None, "run_workers opens what each named worker needs"
+    return resource
 
 
 def _guarded(name: str, target: Callable[[], None], stopper: Stopper) -> Callable[[], None]:

@@ -113,18 +113,14 @@ class Recorder:
             initargs=(log_config,),
         )
         self._settings = settings
-        self._started = False
         self._forming: Future[list[int]] | None = None
 
     def start(self) -> None:
-        """Start the child and wait until it can record (once; again does nothing). The
-        worker calls this before it consumes: no message waits on an interpreter still
-        importing (about half a second of a core), and a child that cannot start (its
-        error, ``DatabaseUnavailable`` say, is raised here) stops the worker before it has
-        taken any message."""
-        if not self._started:
-            self._pool.submit(_open, self._settings).result()
-            self._started = True
+        """Start the child and wait until it can record. The worker calls this before it
+        consumes: no message waits on an interpreter still importing (about half a second
+        of a core), and a child that cannot start (its error, ``DatabaseUnavailable`` say,
+        is raised here) stops the worker before it has taken any message."""
+        self._pool.submit(_open, self._settings).result()
 
     def handle(self, bodies: Sequence[bytes]) -> Future[Verdicts]:
         """Record ``bodies``; the future holds one verdict per body (see ``Batcher.handle``)."""

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from marketsync import demo
-from marketsync.bootstrap import Stopper, open_store, run_batcher, run_workers
+from marketsync.bootstrap import Stopper, open_store, run_workers
 from marketsync.eventlog import tables
 from marketsync.eventlog.database import create_engine
 from marketsync.eventlog.store import EventStore
@@ -262,7 +262,7 @@ def test_a_batcher_takes_no_message_before_its_recorder_runs(amqp_url: str) -> N
         with StorefrontPublisher(amqp_url, exchange=topology.exchange.name) as publisher:
             publisher.publish(change)
         with pytest.raises(sa.exc.NoSuchModuleError, match="nosuchdb"):
-            run_batcher(settings, Stopper(), topology)
+            run_workers(settings, ("batcher",), Stopper(), topology)
         with connect(amqp_url) as connection:
             channel = connection.default_channel
             message = channel.basic_get(topology.batcher_queue.name)
