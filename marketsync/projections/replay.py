@@ -37,7 +37,7 @@ from marketsync.domain.memory_states import MemoryStates
 from marketsync.domain.sku import SkuState, new_sku
 from marketsync.eventlog import tables
 from marketsync.eventlog.database import create_engine, create_scratch_engine
-from marketsync.eventlog.states import insert_skus, state_row, upsert
+from marketsync.eventlog.states import insert_skus, state_row
 from marketsync.eventlog.store import EventStore, head
 from marketsync.projections.views import Projector, views_position
 
@@ -148,7 +148,9 @@ def write_scratch(path: Path, views: MemoryStates, workers: MemoryStates) -> Non
     with engine.begin() as connection:
         for state, names in ((views, tables.VIEW_TABLES), (workers, tables.STATE_TABLES)):
             insert_skus(connection, names["skus"], state.skus.values())
-            upsert(connection, names["jobs"], [state_row(j) for j in state.jobs.values()])
+            if state.jobs:
+                jobs = [state_row(j) for j in state.jobs.values()]
+                connection.execute(sa.insert(names["jobs"]), jobs)
     engine.dispose()
 
 
