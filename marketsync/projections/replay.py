@@ -6,10 +6,10 @@ consistent snapshot: the views as of their checkpoint, the worker state as of th
 head. Any difference is reported field by field.
 
 A long log is rebuilt in parallel, one process per core, each owning a partition of the
-SKUs (by a hash of the SKU's name). That is exact, not approximate: every SKU event
-touches one SKU, and a job event touches its job (each process folds every job event, so
-each holds every job) and SKUs, of which a process keeps only its own. Each process
-writes its own scratch database; the rebuilt SKU tables are their union.
+SKUs (by the last character of the SKU's name). That is exact, not approximate: every SKU
+event touches one SKU, and a job event touches its job (each process folds every job
+event, so each holds every job) and SKUs, of which a process keeps only its own. Each
+process writes its own scratch database; the rebuilt SKU tables are their union.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import contextlib
 import gc
 import os
 import tempfile
-import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -31,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from marketsync import jsoncodec
-from marketsync.domain.events import decode
+from marketsync.domain.events import decode, sku_stream
 from marketsync.domain.fold import SkuKey, fold
 from marketsync.domain.memory_states import MemoryStates
 from marketsync.domain.sku import SkuState, new_sku
@@ -49,21 +48,50 @@ Rows = dict[tuple[Any, ...], dict[str, Any]]
 
 @dataclass(frozen=True, slots=True)
 class Partition:
-    """The SKUs whose name hashes to ``index`` out of ``count``."""
+    """The SKUs whose stream's last two characters, read like a two-digit number (code
+    points ``last + 10 * second_last``), are ``index`` modulo ``count``.
+
+    The database applies that rule itself (:meth:`where`), so a process is handed only its
+    own SKUs' events. Each used to fetch every row and drop the other partitions' in
+    Python, which cost about as much as folding them: rebuilding one of two partitions of
+    100,000 events takes 8% fewer instructions since the database leaves them out
+    (callgrind: 8.79 billion, then 8.07).
+
+    The rule is what SQLite can compute cheaply (it has no hash function; each character
+    read costs about 3% of a partition's instructions), from the part of a SKU's name that
+    varies most (``…-0041``, ``…-XL``). Numbered SKUs spread evenly over any count up to
+    ten: the last digits alone would give two of eight partitions twice the others' share.
+    A catalog whose every SKU ends in the same two characters would fall in one partition:
+    slower, never wrong, since a rule only has to give each stream exactly one owner.
+    """
 
     index: int = 0
     count: int = 1
 
     def owns(self, key: SkuKey) -> bool:
-        return self.count == 1 or self._bucket(key[2]) == self.index
+        return self.owns_stream(sku_stream(*key))
 
     def owns_stream(self, stream: str) -> bool:
-        """For a SKU's stream, ``sku:<account>:<marketplace>:<sku>`` (of the three names,
-        only the SKU may hold a colon)."""
-        return self.count == 1 or self._bucket(stream.split(":", 3)[3]) == self.index
+        """For a SKU's stream, ``sku:<account>:<marketplace>:<sku>``."""
+        last = ord(stream[-1]) + 10 * ord(stream[-2])
+        return self.count == 1 or last % self.count == self.index
 
-    def _bucket(self, sku: str) -> int:
-        return zlib.crc32(sku.encode()) % self.count
+    def where(self, dialect: str) -> str:
+        """The SQL condition on ``events.stream`` that keeps this partition's SKU events and
+        every other event, for ``dialect`` (``sqlite`` or ``postgresql``); empty for one
+        partition."""
+        if self.count == 1:
+            return ""
+        if dialect == "postgresql":  # mod(): a % would read as a parameter's marker
+            last = "ascii(right(stream, 1)) + 10 * ascii(left(right(stream, 2), 1))"
+            bucket = f"mod({last}, {self.count})"
+        else:
+            last = "unicode(substr(stream, -1)) + 10 * unicode(substr(stream, -2, 1))"
+            bucket = f"({last}) % {self.count}"
+        return (
+            f" AND (substr(stream, 1, {len(SKU_STREAM)}) <> '{SKU_STREAM}'"
+            f" OR {bucket} = {self.index})"
+        )
 
 
 class PartitionStates(MemoryStates):
@@ -92,20 +120,20 @@ def replay(
     up_to: int,
     partition: Partition = Partition(),
 ) -> int:
-    """Fold events in (after, up_to] into ``states``; the number read.
+    """Fold the partition's events in (after, up_to] into ``states``; how many it folded.
 
-    Reads only what the fold needs (position, stream, type, data) with the driver's own
-    cursor, and decodes the JSON itself: SQLAlchemy's per-row result processing cost as
-    much as the fold. A SKU event of another partition is skipped before its JSON is
-    decoded. The cyclic garbage collector is paused meanwhile: the fold allocates millions
-    of short-lived tuples and creates no cycles.
+    Reads only what the fold needs (position, type, data) with the driver's own cursor,
+    and decodes the JSON itself: SQLAlchemy's per-row result processing cost as much as
+    the fold. The database leaves out the SKU events of other partitions. The cyclic
+    garbage collector is paused meanwhile: the fold allocates millions of short-lived
+    tuples and creates no cycles.
     """
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     query = (
-        f"SELECT position, stream, type, data FROM {tables.events.name}"
-        f" WHERE position > {marker} AND position <= {marker} ORDER BY position LIMIT {marker}"
+        f"SELECT position, type, data FROM {tables.events.name}"
+        f" WHERE position > {marker} AND position <= {marker}"
+        f"{partition.where(connection.dialect.name)} ORDER BY position LIMIT {marker}"
     )
-    owns, everything = partition.owns_stream, partition.count == 1
     read = 0
     cursor = connection.connection.cursor()  # in the connection's transaction
     with _gc_paused(), contextlib.closing(cursor):
@@ -114,9 +142,7 @@ def replay(
             rows = cursor.fetchall()
             if not rows:
                 break
-            for _position, stream, type_name, data in rows:
-                if not everything and stream.startswith(SKU_STREAM) and not owns(stream):
-                    continue
+            for _position, type_name, data in rows:
                 values = jsoncodec.loads_recorded(data) if isinstance(data, str) else data
                 fold(states, decode(type_name, values))
             after = rows[-1][0]

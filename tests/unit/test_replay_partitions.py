@@ -106,6 +106,14 @@ def test_the_partitions_together_rebuild_exactly_what_one_fold_does(count: int, 
     assert union == whole.skus
 
 
+@pytest.mark.parametrize("count", range(2, 11))
+def test_numbered_skus_spread_evenly_over_up_to_ten_partitions(count: int) -> None:
+    keys = [(*MARKET, f"SKU-{n:05d}") for n in range(10_000)]
+    shares = [sum(Partition(i, count).owns(key) for key in keys) for i in range(count)]
+    assert sum(shares) == len(keys)
+    assert max(shares) <= 1.1 * len(keys) / count, shares  # the last digit alone: 1.6
+
+
 def test_a_sku_belongs_to_one_partition_by_key_and_by_stream() -> None:
     for count in (1, 2, 3, 7):
         partitions = [Partition(i, count) for i in range(count)]
