@@ -28,6 +28,7 @@ copy with everything it changes.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 from marketsync.domain.events import (
@@ -142,9 +143,13 @@ def next_action(state: SkuState) -> str | None:
 _FIELD_INDEX = {name: index for index, name in enumerate(SkuState._fields)}
 _DEFAULTS = tuple(SkuState._field_defaults[name] for name in SkuState._fields[3:])
 
+# ``SkuState._make`` without its Python frame (it calls this, then checks the length): a
+# state is built two or three times per event folded, always from all its fields.
+_state_of = functools.partial(tuple.__new__, SkuState)
+
 
 def new_sku(account: str, marketplace: str, sku: str) -> SkuState:
-    return SkuState._make((account, marketplace, sku, *_DEFAULTS))
+    return _state_of((account, marketplace, sku, *_DEFAULTS))
 
 
 def _with(state: SkuState, /, **changes: Any) -> SkuState:
@@ -154,7 +159,7 @@ def _with(state: SkuState, /, **changes: Any) -> SkuState:
     values = list(state)
     for name, value in changes.items():
         values[_FIELD_INDEX[name]] = value
-    return SkuState._make(values)
+    return _state_of(values)
 
 
 def _mark_pending(before: SkuState, after: SkuState, at: float) -> SkuState:
