@@ -9,6 +9,7 @@ worker's read-decide-write step atomic across replicas.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +61,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _null(_value: None) -> None:
-    return None
+# None for any value: an empty dictionary's get, a builtin, so each call costs no Python frame
+# (a function of ours cost 2% of a replay partition's instructions, callgrind)
+_NULL: Callable[[object], None] = dict[object, None]().get
 
 
 def _bind_cheaply() -> None:
@@ -74,7 +76,7 @@ def _bind_cheaply() -> None:
     alone: 3). Registered adapters are found first. What is stored does not change: None
     is still NULL, and a bool its integer, as before. ``sqlite3`` keeps adapters for the
     whole process; registering them again is harmless."""
-    sqlite3.register_adapter(type(None), _null)
+    sqlite3.register_adapter(type(None), _NULL)
     sqlite3.register_adapter(bool, int)
 
 
