@@ -158,3 +158,18 @@ def test_a_rejected_listing_stays_pending() -> None:
     p.listed(version=1)
     p.run_job(accept=False)
     assert p.sku.linked_since is None and next_action(p.sku) == "list"
+
+
+def test_the_pending_mark_comes_with_what_amazon_needs_and_goes_with_it() -> None:
+    """A change marks a synced SKU pending at its time; a change Amazon needs nothing for
+    (the SKU is stopped) leaves it unmarked."""
+    p = Pipeline()
+    p.listed(version=1)
+    assert p.sku.pending_since == 1 and p.sku.state == "pending"
+    p.run_job()
+    p.status("stopped", version=2)
+    p.run_job()
+    assert p.sku.pending_since is None and p.sku.state == "synced"
+    p.change(version=3, quantity=42)
+    assert p.sku.quantity == 42
+    assert p.sku.pending_since is None and p.sku.state == "synced"
