@@ -144,7 +144,7 @@ _FIELD_INDEX = {name: index for index, name in enumerate(SkuState._fields)}
 _DEFAULTS = tuple(SkuState._field_defaults[name] for name in SkuState._fields[3:])
 
 # ``SkuState._make`` without its Python frame (it calls this, then checks the length): a
-# state is built two or three times per event folded, always from all its fields.
+# state is built at least once per event folded, always from all its fields.
 _state_of = functools.partial(tuple.__new__, SkuState)
 
 
@@ -173,9 +173,10 @@ def _mark_pending(before: SkuState, after: SkuState, at: float) -> SkuState:
 
 
 def _changed(before: SkuState, changes: dict[str, Any], at: float) -> SkuState:
-    """``before`` with ``changes`` and its pending mark. A SKU without one is guessed to
-    become pending (what a change usually does), so the state is usually built once
-    instead of twice (a replay partition of new SKUs: 3% fewer instructions, callgrind)."""
+    """``before`` with ``changes`` (the caller's own dictionary, which this fills in) and
+    its pending mark. A SKU without one is guessed to become pending (what a change usually
+    does), so the state is usually built once instead of twice (a replay partition of new
+    SKUs: 2.7% fewer instructions, callgrind)."""
     if before.pending_since is None:
         changes["pending_since"] = at
     return _mark_pending(before, _with(before, **changes), at)

@@ -6,10 +6,11 @@ consistent snapshot: the views as of their checkpoint, the worker state as of th
 head. Any difference is reported field by field.
 
 A long log is rebuilt in parallel, one process per core, each owning a partition of the
-SKUs (by the last character of the SKU's name). That is exact, not approximate: every SKU
-event touches one SKU, and a job event touches its job (each process folds every job
-event, so each holds every job) and SKUs, of which a process keeps only its own. Each
-process writes its own scratch database; the rebuilt SKU tables are their union.
+SKUs (by the last two characters of the SKU's name, see :class:`Partition`). That is
+exact, not approximate: every SKU event touches one SKU, and a job event touches its job
+(each process folds every job event, so each holds every job) and SKUs, of which a
+process keeps only its own. Each process writes its own scratch database; the rebuilt SKU
+tables are their union.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ class Partition:
 
     def owns_stream(self, stream: str) -> bool:
         """For a SKU's stream, ``sku:<account>:<marketplace>:<sku>``."""
-        last = ord(stream[-1]) + 10 * ord(stream[-2])
-        return self.count == 1 or last % self.count == self.index
+        if self.count == 1:
+            return True
+        return (ord(stream[-1]) + 10 * ord(stream[-2])) % self.count == self.index
 
     def where(self, dialect: str) -> str:
         """The SQL condition on ``events.stream`` that keeps this partition's SKU events and
