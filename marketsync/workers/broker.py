@@ -192,6 +192,7 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
         self._idle_at = 0.0
         self._producer: Producer | None = None
         self._in_flight: tuple[list[Message], Future[Verdicts]] | None = None
+        self._drain_held: Callable[[], int] = lambda: 0
 
     def get_consumers(self, consumer_cls: type[Consumer], channel: Any) -> list[Consumer]:
         self.topology.declare(self.connection)
@@ -201,6 +202,12 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
         consumer = consumer_cls(queues=[self.topology.batcher_queue], on_message=self._on_message)
         consumer.qos(prefetch_count=self.batch_size * 2)
         return [consumer]
+
+    def on_consume_ready(
+        self, connection: Connection, channel: Any, consumers: list[Consumer], **kwargs: Any
+    ) -> None:
+        # py-amqp's connection under kombu's: over plain amqp://, a ReadAheadConnection
+        self._drain_held = getattr(connection.connection, "drain_held", lambda: 0)
 
     def on_connection_revived(self) -> None:
         # Unacked messages come back on the new connection, a batch in flight included (if
@@ -238,6 +245,8 @@ class BatchConsumer(ConsumerMixin):  # type: ignore[misc]
             self.flush()
 
     def on_iteration(self) -> None:
+        # kombu's loop waits for one message per turn: those already read come first
+        self._drain_held()
         if self._in_flight is not None and self._in_flight[1].done():
             self._finish()
         now = time.monotonic()
