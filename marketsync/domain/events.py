@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from marketsync.frozen import quick_init
+
 SCHEMA_VERSION = 1
 
 E = TypeVar("E", bound="Event")
@@ -23,11 +25,13 @@ EVENT_TYPES: dict[str, type[Event]] = {}
 
 
 def event_type(name: str) -> Callable[[type[E]], type[E]]:
-    """Register an event class under the type name stored in the log."""
+    """Register an event class under the type name stored in the log (and give it the
+    cheaper ``__init__`` of :mod:`marketsync.frozen`: replay builds one per event)."""
 
     def register(cls: type[E]) -> type[E]:
         if name in EVENT_TYPES:
             raise ValueError(f"event type {name} registered twice")
+        quick_init(cls)
         cls.type_name = name
         cls.field_names = tuple(f.name for f in dataclasses.fields(cls))
         EVENT_TYPES[name] = cls
@@ -145,6 +149,7 @@ class ResendRequested(Event):
 # --- jobs (stream: one per job) --------------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True, slots=True)
 class JobItem:
     """One SKU a job carries, with the versions of the values it sends.
@@ -167,6 +172,7 @@ class JobItem:
     price_version: int | None = None
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ItemRejection:
     sku: str

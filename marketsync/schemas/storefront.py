@@ -35,6 +35,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, TypedDict, TypeVar
 
+from marketsync.frozen import quick_init
 from marketsync.schemas import validation as check
 from marketsync.schemas.validation import (
     MISSING,
@@ -91,6 +92,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Money:
     """A positive price: ``amount`` has at most 2 decimal places; ``currency`` is ISO 4217."""
@@ -110,6 +112,7 @@ class Money:
         return {"amount": format(self.amount, "f"), "currency": self.currency}
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ShippedItem:
     """One order line of a shipment: Amazon's order item id and how many of it shipped."""
@@ -168,6 +171,7 @@ def _without_none(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ProductChanged(_ProductEvent):
     """A SKU's stock, price or both changed (absolute values, never deltas)."""
@@ -198,6 +202,7 @@ class ProductChanged(_ProductEvent):
         )
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ProductListed(_ProductEvent):
     """Offer a SKU on Amazon against an existing catalog item (by ASIN, EAN or UPC)."""
@@ -245,6 +250,7 @@ class ProductListed(_ProductEvent):
         )
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ProductStopped(_ProductEvent):
     """Stop selling a SKU: send quantity 0 and stop syncing it."""
@@ -263,6 +269,7 @@ class ProductStopped(_ProductEvent):
         return {"sku": self.sku, "version": self.version}
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ProductRemoved(_ProductEvent):
     """Remove a SKU: send quantity 0, then delete the listing."""
@@ -299,6 +306,7 @@ def _shipped_items(path: str, raw: object) -> tuple[ShippedItem, ...]:
     return items
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True, slots=True)
 class OrderShipped(_Event):
     """An Amazon order (or part of it) left the warehouse: confirm it with tracking."""

@@ -1,0 +1,166 @@
+"""quick_init gives a frozen dataclass the same constructor, only cheaper: the same
+parameters, defaults and default factories, the same errors, and instances as frozen as
+before. A class it could not serve exactly is refused when it is defined."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import InitVar, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from marketsync.domain import events
+from marketsync.frozen import quick_init
+from marketsync.schemas import storefront
+
+SERVED = [
+    *events.EVENT_TYPES.values(),
+    events.JobItem,
+    events.ItemRejection,
+    *storefront.EVENT_TYPES.values(),
+    storefront.Money,
+    storefront.ShippedItem,
+]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Generated:
+    """What dataclasses gives; ``Quick`` is the same class through quick_init."""
+
+    number: int
+    text: str = "default"
+    items: list[int] = field(default_factory=list)
+
+
+@quick_init
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Quick:
+    number: int
+    text: str = "default"
+    items: list[int] = field(default_factory=list)
+
+
+@quick_init
+@dataclass(frozen=True, slots=True)
+class Positional:
+    first: int
+    second: str = "two"
+    third: float = field(default=3.0, kw_only=True)
+
+
+def _parameters(cls: type) -> list[tuple[str, object, object]]:
+    """Each __init__ parameter's name, kind, and default (a factory's shows as one)."""
+    shown = []
+    for p in inspect.signature(cls.__init__).parameters.values():
+        default = p.default
+        if p.name != "self" and cls.__dataclass_fields__[p.name].default_factory is not (
+            dataclasses.MISSING
+        ):
+            default = "factory"
+        shown.append((p.name, p.kind, default))
+    return shown
+
+
+@pytest.mark.parametrize("cls", SERVED, ids=lambda c: c.__name__)
+def test_every_record_on_the_hot_path_is_served_with_its_own_parameters(cls: type) -> None:
+    assert cls.__init__.__code__.co_filename == "<string>"  # quick_init's, not dataclasses'
+    expected = [("self", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty)]
+    for f in dataclasses.fields(cls):
+        kind = (
+            inspect.Parameter.KEYWORD_ONLY
+            if f.kw_only
+            else (inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        )
+        if f.default is not dataclasses.MISSING:
+            default: object = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = "factory"
+        else:
+            default = inspect.Parameter.empty
+        expected.append((f.name, kind, default))
+    assert sorted(_parameters(cls), key=lambda p: p[1]) == sorted(expected, key=lambda p: p[1])
+
+
+def test_the_same_parameters_defaults_and_factories_as_the_generated_init() -> None:
+    assert _parameters(Quick) == _parameters(Generated)
+    one, two = Quick(number=1), Quick(number=1)
+    assert (one.number, one.text, one.items) == (1, "default", [])
+    assert one.items is not two.items  # a fresh value from the factory each time
+    given = [5]
+    assert Quick(number=2, text="t", items=given).items is given
+    assert Positional(1) == Positional(first=1, second="two", third=3.0)
+    assert Positional(1, "b", third=4.5).third == 4.5
+
+
+def test_the_same_errors_for_a_wrong_call() -> None:
+    for cls in (Quick, Generated):
+        with pytest.raises(TypeError, match="number"):
+            cls()  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="unexpected keyword argument 'other'"):
+            cls(number=1, other=2)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="positional"):
+            cls(1)  # type: ignore[misc]
+
+
+def test_instances_stay_frozen_and_equal_to_what_replace_builds() -> None:
+    quick = Quick(number=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quick.number = 2  # type: ignore[misc]
+    assert dataclasses.replace(quick, text="x") == Quick(number=1, text="x")
+    change = storefront.ProductChanged(
+        account="acme",
+        marketplace_id="ATVPDKIKX0DER",
+        sku="SKU-1",
+        version=3,
+        price=storefront.Money(Decimal("1.50"), "USD"),
+    )
+    assert change.occurred_at.tzinfo is UTC and change.occurred_at <= datetime.now(UTC)
+    assert len(change.id) == 36 and change.schema_version == storefront.SCHEMA_VERSION
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        change.price = None  # type: ignore[misc]
+    recorded = events.ChangeRecorded.from_data(
+        {"at": 1.0, "account": "a", "marketplace": "m", "sku": "s", "version": 1}
+    )
+    assert recorded == events.ChangeRecorded(
+        at=1.0, account="a", marketplace="m", sku="s", version=1
+    )
+
+
+def test_a_class_it_could_not_serve_exactly_is_refused_when_defined() -> None:
+    @dataclass(kw_only=True, slots=True)
+    class NotFrozen:
+        number: int
+
+    @dataclass(frozen=True, kw_only=True)
+    class NoSlots:
+        number: int
+
+    @dataclass(frozen=True, kw_only=True, slots=True)
+    class AfterInit:
+        number: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    @dataclass(frozen=True, kw_only=True, slots=True)
+    class WithInitVar:
+        number: int
+        scale: InitVar[int] = 1
+
+    @dataclass(frozen=True, kw_only=True, slots=True)
+    class LeftOut:
+        number: int
+        derived: int = field(default=0, init=False)
+
+    for cls, why in (
+        (NotFrozen, "frozen dataclasses only"),
+        (NoSlots, "slotted dataclasses only"),
+        (AfterInit, "__post_init__"),
+        (WithInitVar, "the same parameters"),
+        (LeftOut, "every field in __init__"),
+    ):
+        with pytest.raises(TypeError, match=why):
+            quick_init(cls)
