@@ -140,9 +140,9 @@ def raw_channel(channel: Any) -> Any:
 
 class Delivery:
     """One delivery on the consumer's channel, as py-amqp hands it over. kombu's message
-    around it (:class:`RawMessage`: some 3 µs to build, a tenth of the receiving process's
-    time) is built only when it is needed: for a dead letter, and for the one ack that
-    settles a batch. It is built once (it keeps the state of its ack)."""
+    around it (:class:`RawMessage`) is built only when it is needed: for a dead letter, and
+    for the one ack that settles a batch. Built for every delivery, it took about 4.5 of the
+    receiving process's 24 µs a message. It is built once (it keeps the state of its ack)."""
 
     __slots__ = ("_message", "channel", "raw")
     errors: tuple[Any, ...] = ()  # what kombu's consumer asks of a message it hands over
