@@ -73,9 +73,7 @@ def test_every_record_on_the_hot_path_is_served_with_its_own_parameters(cls: typ
     expected = [("self", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty)]
     for f in dataclasses.fields(cls):
         kind = (
-            inspect.Parameter.KEYWORD_ONLY
-            if f.kw_only
-            else (inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            inspect.Parameter.KEYWORD_ONLY if f.kw_only else inspect.Parameter.POSITIONAL_OR_KEYWORD
         )
         if f.default is not dataclasses.MISSING:
             default: object = f.default
