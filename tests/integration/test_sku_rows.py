@@ -85,3 +85,11 @@ def test_every_value_reads_back_as_written(store: EventStore, table: sa.Table) -
     assert read == swapped
     for sku, state in read.items():  # a bool as a bool, not as 1 (which equals True)
         assert [type(v) for v in state] == [type(v) for v in swapped[sku]], sku
+
+
+def test_rows_inserted_in_chunks_are_all_written(store: EventStore) -> None:
+    """The scratch insert goes ``chunk`` rows at a time: the last, shorter chunk too."""
+    states = [new_sku("acc", "MP", f"sku-{i}")._replace(quantity=i) for i in range(7)]
+    with store.write() as tx:
+        insert_skus(tx.connection, tables.view_pending, iter(states), chunk=3)
+    assert _read(store, tables.view_pending) == {s.sku: s for s in states}
