@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -76,8 +77,24 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
+SKU_STREAM = "sku:"
+
+
 def sku_stream(account: str, marketplace: str, sku: str) -> str:
-    return f"sku:{account}:{marketplace}:{sku}"
+    return f"{SKU_STREAM}{account}:{marketplace}:{sku}"
+
+
+def stream_shard(stream: str) -> int | None:
+    """A SKU stream's shard: the CRC-32 of its UTF-8 text (31 bits, so that it fits a 4-byte
+    integer column); None for any other stream (a job's), which every shard needs.
+
+    The log stores it beside each event, so that a process rebuilding one share of the SKUs
+    (``shard % count == index``) asks the database for exactly its events without any
+    string work on every row. A hash of the whole name spreads any catalog evenly, however
+    its SKUs are named."""
+    if not stream.startswith(SKU_STREAM):
+        return None
+    return zlib.crc32(stream.encode("utf-8", "surrogatepass")) & 0x7FFFFFFF
 
 
 def job_stream(job_id: int) -> str:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from marketsync import jsoncodec
-from marketsync.domain.events import SCHEMA_VERSION, Event, decode, new_event_id
+from marketsync.domain.events import SCHEMA_VERSION, Event, decode, new_event_id, stream_shard
 from marketsync.domain.fold import SkuKey, fold, stream_version
 from marketsync.domain.sku import SkuState
 from marketsync.eventlog import bulk, tables
@@ -46,6 +46,7 @@ class RecordedEvent:
     data: dict[str, Any]
     metadata: dict[str, Any]
     recorded_at: float
+    shard: int | None = None
 
     @property
     def event(self) -> Event:
@@ -61,6 +62,7 @@ APPEND_COLUMNS = (
     "data",
     "metadata",
     "recorded_at",
+    "shard",
 )
 
 
@@ -86,6 +88,7 @@ class WriteTx:
                 jsoncodec.dumps(event.fields()),
                 jsoncodec.dumps(metadata or {}),
                 time.time(),
+                stream_shard(stream),
             )
         )
 

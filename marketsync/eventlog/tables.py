@@ -33,6 +33,9 @@ events = sa.Table(
     sa.Column("data", Json, nullable=False),
     sa.Column("metadata", Json, nullable=False),
     sa.Column("recorded_at", sa.Float, nullable=False),
+    # events.stream_shard(stream): a SKU stream's hash, None for a job's; replay's partitions
+    # select by it (projections.replay.Partition)
+    sa.Column("shard", sa.Integer),
     sa.UniqueConstraint("stream", "version", name="uq_events_stream_version"),
     sqlite_autoincrement=True,
 )

@@ -1,13 +1,21 @@
 """The auditor's partitions, as the database hands them out: each process is given exactly its
-own SKUs' events (the database applies :meth:`Partition.where`) and every job event, on
-SQLite and on PostgreSQL, whatever character a SKU's name ends in."""
+own SKUs' events (the database applies :meth:`Partition.where` to the shard the log stores)
+and every job event, on SQLite and on PostgreSQL, whatever characters a SKU's name holds."""
 
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
-from marketsync.domain.events import ChangeRecorded, JobEnded, JobItem, JobReserved
+from marketsync.domain.events import (
+    ChangeRecorded,
+    JobEnded,
+    JobItem,
+    JobReserved,
+    stream_shard,
+)
 from marketsync.domain.memory_states import MemoryStates
+from marketsync.eventlog import tables
 from marketsync.eventlog.store import EventStore, head
 from marketsync.projections.replay import Partition, PartitionStates, replay
 
@@ -81,3 +89,13 @@ def test_each_partition_is_handed_exactly_its_own_skus_and_every_job(
         union.update(part.skus)
     assert union == whole.skus
     assert len(whole.skus) == len(SKUS)
+
+
+def test_the_log_stores_each_sku_events_shard_and_none_for_a_jobs(store: EventStore) -> None:
+    _write_log(store)
+    with store.read() as connection:
+        rows = connection.execute(sa.select(tables.events.c.stream, tables.events.c.shard)).all()
+    assert len(rows) == 2 * len(SKUS) + 2
+    for stream, shard in rows:
+        assert shard == stream_shard(stream), stream
+        assert (shard is None) == stream.startswith("job:"), stream

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from marketsync.domain.events import stream_shard
 from marketsync.eventlog import tables
 from marketsync.eventlog.database import alembic_config, create_engine, migrate, newest_revision
 from tests.schema_drift import (
@@ -21,6 +22,8 @@ from tests.schema_drift import (
     schema_differences,
     table_names,
 )
+
+BACKFILL_BATCH = 10_000  # migration 0006's
 
 
 @pytest.fixture
@@ -177,3 +180,27 @@ def test_upgrading_to_0004_fills_in_the_pending_kind_of_existing_rows(engine: sa
             ("SYNCED", None),
             ("UPDATE", "update"),
         ]
+
+
+def test_the_shard_column_is_filled_in_for_the_events_already_logged(engine: sa.Engine) -> None:
+    """Migration 0006 gives every SKU event already in the log the shard the code writes
+    now (and a job's none), over more events than one batch of its backfill."""
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+    streams = [f"sku:acc:MP:SKU-{n}" for n in range(BACKFILL_BATCH + 5)]
+    streams += ["job:1", "sku:acc:MP:größe-🙂"]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO events (event_id, stream, version, type, schema_version, data,"
+                " metadata, recorded_at) VALUES (:id, :stream, 1, 'T', 1, '{}', '{}', 0)"
+            ),
+            [{"id": f"e{n}", "stream": s} for n, s in enumerate(streams)],
+        )
+    migrate(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT stream, shard FROM events")).all()
+    assert {stream: shard for stream, shard in rows} == {s: stream_shard(s) for s in streams}
+    assert dict(rows)["job:1"] is None

@@ -107,11 +107,19 @@ def test_the_partitions_together_rebuild_exactly_what_one_fold_does(count: int, 
 
 
 @pytest.mark.parametrize("count", range(2, 11))
-def test_numbered_skus_spread_evenly_over_up_to_ten_partitions(count: int) -> None:
-    keys = [(*MARKET, f"SKU-{n:05d}") for n in range(10_000)]
+@pytest.mark.parametrize(
+    "name", ["SKU-{:05d}", "TEE-{:05d}-XL", "{:d}"], ids=["numbered", "same-end", "bare-number"]
+)
+def test_skus_spread_evenly_over_up_to_ten_partitions_however_they_are_named(
+    count: int, name: str
+) -> None:
+    """A SKU's partition comes from a hash of its whole stream: names that all end alike
+    spread as evenly as numbered ones (by their last two characters, every ``…-XL`` fell in
+    one partition, and by the last digit two of eight partitions had twice the others')."""
+    keys = [(*MARKET, name.format(n)) for n in range(10_000)]
     shares = [sum(Partition(i, count).owns(key) for key in keys) for i in range(count)]
     assert sum(shares) == len(keys)
-    assert max(shares) <= 1.1 * len(keys) / count, shares  # the last digit alone: 1.6
+    assert max(shares) <= 1.1 * len(keys) / count, shares
 
 
 def test_a_sku_belongs_to_one_partition_by_key_and_by_stream() -> None:
