@@ -111,6 +111,7 @@ def create_scratch_engine(path: Path) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=OFF")
         cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA page_size=16384")  # before the first table: fewer, fuller pages
         cursor.close()
 
     _bind_cheaply()
