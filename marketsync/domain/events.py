@@ -17,12 +17,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from marketsync.frozen import quick_init
+from marketsync.frozen import from_mapping, quick_init
 
 SCHEMA_VERSION = 1
 
 E = TypeVar("E", bound="Event")
 EVENT_TYPES: dict[str, type[Event]] = {}
+R = TypeVar("R", bound=type)
+# Each record class read from the log (events and their nested records) and its
+# frozen.from_mapping: what cls(**data) builds, without the keyword call.
+BUILDERS: dict[type, Callable[[Mapping[str, Any]], Any]] = {}
+
+
+def record(cls: R) -> R:
+    """A frozen, slotted record class read from the log: give it :func:`quick_init`'s
+    constructor, and register how to build it from its fields' mapping."""
+    quick_init(cls)
+    BUILDERS[cls] = from_mapping(cls)
+    return cls
 
 
 def event_type(name: str) -> Callable[[type[E]], type[E]]:
@@ -32,7 +44,7 @@ def event_type(name: str) -> Callable[[type[E]], type[E]]:
     def register(cls: type[E]) -> type[E]:
         if name in EVENT_TYPES:
             raise ValueError(f"event type {name} registered twice")
-        quick_init(cls)
+        record(cls)
         cls.type_name = name
         cls.field_names = tuple(f.name for f in dataclasses.fields(cls))
         EVENT_TYPES[name] = cls
@@ -65,12 +77,17 @@ class Event:
 
     @classmethod
     def from_data(cls: type[E], data: Mapping[str, Any]) -> E:
+        """The event whose fields ``data`` holds: ``cls(**data)``, nested records built
+        from their own mappings likewise (see :data:`BUILDERS`)."""
         if not cls.nested:
-            return cls(**data)
+            built: E = BUILDERS[cls](data)
+            return built
         values = dict(data)
-        for name, record in cls.nested.items():
-            values[name] = tuple(record(**item) for item in values.get(name, ()))
-        return cls(**values)
+        for name, nested in cls.nested.items():
+            build = BUILDERS[nested]
+            values[name] = tuple(build(item) for item in values.get(name, ()))
+        built = BUILDERS[cls](values)
+        return built
 
 
 def new_event_id() -> str:
@@ -166,7 +183,7 @@ class ResendRequested(Event):
 # --- jobs (stream: one per job) --------------------------------------------------------
 
 
-@quick_init
+@record
 @dataclass(frozen=True, kw_only=True, slots=True)
 class JobItem:
     """One SKU a job carries, with the versions of the values it sends.
@@ -189,7 +206,7 @@ class JobItem:
     price_version: int | None = None
 
 
-@quick_init
+@record
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ItemRejection:
     sku: str

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 
 from marketsync.domain import events
-from marketsync.frozen import quick_init
+from marketsync.frozen import from_mapping, quick_init
 from marketsync.schemas import storefront
 
 SERVED = [
@@ -165,3 +166,69 @@ def test_a_class_it_could_not_serve_exactly_is_refused_when_defined() -> None:
     ):
         with pytest.raises(TypeError, match=why):
             quick_init(cls)
+
+
+# --- from_mapping: cls(**mapping), without the keyword call -----------------------------
+
+FromMapping = from_mapping(Quick)
+
+
+def _decoded(mapping: dict[str, Any]) -> dict[str, Any]:
+    """``mapping`` with keys that are not the interned parameter names, as JSON gives them."""
+    return orjson.loads(orjson.dumps(mapping))  # type: ignore[no-any-return]
+
+
+def test_from_mapping_builds_what_the_keyword_call_builds() -> None:
+    whole = _decoded({"number": 1, "text": "t", "items": [2]})
+    assert FromMapping(whole) == Quick(**whole)
+    assert FromMapping(whole).items is whole["items"]
+    short = _decoded({"number": 1})  # a field missing: its default, a fresh factory value
+    one, two = FromMapping(short), FromMapping(short)
+    assert one == Quick(number=1) and one.items is not two.items
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        one.number = 2  # type: ignore[misc]
+
+
+def test_from_mapping_raises_what_the_keyword_call_raises() -> None:
+    wrong = [
+        {"number": 1, "other": 2},  # a key that is no field
+        {"number": 1, "text": "t", "other": 2},  # one in a field's place: as many keys
+        {"text": "t"},  # a field without a default missing
+        {"number": 1, "text": "t", "items": [], "other": 2},  # every field, and more
+    ]
+    for mapping in wrong:
+        with pytest.raises(TypeError) as quick:
+            FromMapping(mapping)
+        with pytest.raises(TypeError) as keyword:
+            Generated(**mapping)
+        assert str(quick.value).split(".")[-1] == str(keyword.value).split(".")[-1]
+
+
+def test_from_mapping_serves_only_what_quick_init_serves() -> None:
+    with pytest.raises(TypeError, match="classes quick_init serves"):
+        from_mapping(Generated)
+
+
+@pytest.mark.parametrize(
+    "cls", [*events.EVENT_TYPES.values(), events.JobItem, events.ItemRejection], ids=repr
+)
+def test_every_record_read_from_the_log_is_built_without_its_init(
+    cls: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log's records are built slot by slot from their data (what ``from_data`` reads),
+    not through the keyword call; they come out equal to it."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        values[f.name] = () if f.name in ("items", "rejected", "accepted", "resend") else 1
+    data = _decoded(values)  # the tuples come back as lists, as from the log
+    nested = getattr(cls, "nested", {})
+    expected = cls(**{**data, **{name: () for name in nested}})  # from_data makes tuples
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("built through __init__")
+
+    monkeypatch.setattr(cls, "__init__", refused)
+    built = (
+        cls.from_data(data) if cls in events.EVENT_TYPES.values() else events.BUILDERS[cls](data)
+    )
+    assert built == expected
