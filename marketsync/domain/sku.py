@@ -152,7 +152,7 @@ def new_sku(account: str, marketplace: str, sku: str) -> SkuState:
     return _state_of((account, marketplace, sku, *_DEFAULTS))
 
 
-def _with(state: SkuState, /, **changes: Any) -> SkuState:
+def _replaced(state: SkuState, changes: dict[str, Any]) -> SkuState:
     """``state`` with ``changes``: what ``_replace`` does, without its one dictionary
     lookup per field (about three times cheaper on these 41 fields, and every fold step
     makes one copy)."""
@@ -160,6 +160,10 @@ def _with(state: SkuState, /, **changes: Any) -> SkuState:
     for name, value in changes.items():
         values[_FIELD_INDEX[name]] = value
     return _state_of(values)
+
+
+def _with(state: SkuState, /, **changes: Any) -> SkuState:
+    return _replaced(state, changes)
 
 
 def _mark_pending(before: SkuState, after: SkuState, at: float) -> SkuState:
@@ -179,7 +183,7 @@ def _changed(before: SkuState, changes: dict[str, Any], at: float) -> SkuState:
     SKUs: 2.7% fewer instructions, callgrind)."""
     if before.pending_since is None:
         changes["pending_since"] = at
-    return _mark_pending(before, _with(before, **changes), at)
+    return _mark_pending(before, _replaced(before, changes), at)
 
 
 def _bumped(state: SkuState) -> SkuState:
@@ -190,11 +194,12 @@ def apply_change(state: SkuState, event: ChangeRecorded) -> SkuState:
     """Fold a storefront change: per field, the newest version wins."""
     changes: dict[str, Any] = {"stream_version": state.stream_version + 1}
     if event.quantity is not None and event.version > state.quantity_version:
-        changes.update(quantity=event.quantity, quantity_version=event.version)
+        changes["quantity"], changes["quantity_version"] = event.quantity, event.version
     if event.price is not None and event.version > state.price_version:
-        changes.update(price=event.price, currency=event.currency, price_version=event.version)
+        changes["price"], changes["currency"] = event.price, event.currency
+        changes["price_version"] = event.version
     if len(changes) == 1:
-        return _with(state, **changes)  # nothing newer: the stream still moved on
+        return _replaced(state, changes)  # nothing newer: the stream still moved on
     changes["changed_at"] = event.at
     return _changed(state, changes, event.at)
 
