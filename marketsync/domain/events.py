@@ -111,6 +111,11 @@ def stream_shard(stream: str) -> int | None:
     its SKUs are named."""
     if not stream.startswith(SKU_STREAM):
         return None
+    return shard_of(stream)
+
+
+def shard_of(stream: str) -> int:
+    """The shard of a stream known to be a SKU's (see :func:`stream_shard`)."""
     return zlib.crc32(stream.encode("utf-8", "surrogatepass")) & 0x7FFFFFFF
 
 

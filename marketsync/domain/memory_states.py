@@ -31,7 +31,9 @@ class MemoryStates:
         return [self.skus[k] for k in sorted(self._members.get(job_id, ()))]
 
     def put_sku(self, state: SkuState) -> None:
-        key = state.key
+        self._put_sku(state.key, state)
+
+    def _put_sku(self, key: SkuKey, state: SkuState) -> None:
         previous = self.skus.get(key)
         if previous is not None and previous.job_id is not None:
             self._members.get(previous.job_id, set()).discard(key)

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from marketsync import jsoncodec
-from marketsync.domain.events import decode, sku_stream, stream_shard
+from marketsync.domain.events import decode, shard_of, sku_stream, stream_shard
 from marketsync.domain.fold import SkuKey, fold
 from marketsync.domain.memory_states import MemoryStates
 from marketsync.domain.sku import SkuState, new_sku
@@ -63,7 +63,7 @@ class Partition:
     count: int = 1
 
     def owns(self, key: SkuKey) -> bool:
-        return self.owns_stream(sku_stream(*key))
+        return self.count == 1 or shard_of(sku_stream(*key)) % self.count == self.index
 
     def owns_stream(self, stream: str) -> bool:
         """For a SKU's stream, ``sku:<account>:<marketplace>:<sku>``."""
@@ -99,7 +99,7 @@ class PartitionStates(MemoryStates):
     def put_sku(self, state: SkuState) -> None:
         key = state.key
         if key in self.skus or self.partition.owns(key):
-            super().put_sku(state)
+            self._put_sku(key, state)
 
 
 def replay(
