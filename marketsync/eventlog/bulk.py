@@ -36,20 +36,30 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 Row = tuple[Any, ...]
+Constants = tuple[tuple[str, bool | None], ...]
+_LITERALS = {None: "NULL", False: "0", True: "1"}
 
 
 def append(
-    connection: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Row]
+    connection: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Row],
+    constants: Constants = (),
 ) -> None:
-    """Insert ``rows`` (tuples in ``columns`` order) into ``table``."""
+    """Insert ``rows`` (tuples in ``columns`` order) into ``table``; on SQLite, ``constants``
+    (column and value, None or a bool) are the same in every row and written into the
+    statement as SQL literals instead of being bound with each row."""
     if not rows:
         return
     dialect = connection.dialect
     if dialect.name == "postgresql":
+        if constants:
+            raise ValueError("constants are for SQLite's INSERT only")
         names, binary = _column_list(dialect, columns), _binary(table, tuple(columns))
         _copy(connection, _quoted(dialect, table.name), names, rows, binary)
         return
-    connection.exec_driver_sql(_insert_sql(dialect, table.name, tuple(columns)), rows)
+    connection.exec_driver_sql(_insert_sql(dialect, table.name, tuple(columns), constants), rows)
 
 
 def upsert(
@@ -150,11 +160,15 @@ def _column_list(dialect: sa.Dialect, columns: Sequence[str]) -> str:
 
 
 @functools.cache
-def _insert_sql(dialect: sa.Dialect, table: str, columns: tuple[str, ...]) -> str:
+def _insert_sql(
+    dialect: sa.Dialect, table: str, columns: tuple[str, ...], constants: Constants = ()
+) -> str:
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    names = (*columns, *(name for name, _value in constants))
+    values = (*(marker for _ in columns), *(_LITERALS[value] for _name, value in constants))
     return (
-        f"INSERT INTO {_quoted(dialect, table)} ({_column_list(dialect, columns)}) "
-        f"VALUES ({', '.join(marker for _ in columns)})"
+        f"INSERT INTO {_quoted(dialect, table)} ({_column_list(dialect, names)}) "
+        f"VALUES ({', '.join(values)})"
     )
 
 

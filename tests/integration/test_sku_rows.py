@@ -4,11 +4,16 @@ SQLite), so each kind of value goes through them here, at its limits."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 
+from marketsync.domain.batching import job_kind
 from marketsync.domain.sku import STOPPED, SkuState, new_sku
 from marketsync.eventlog import tables
+from marketsync.eventlog.database import create_engine, migrate
 from marketsync.eventlog.states import insert_skus, sku_columns, upsert_skus
 from marketsync.eventlog.store import EventStore
 
@@ -93,3 +98,67 @@ def test_rows_inserted_in_chunks_are_all_written(store: EventStore) -> None:
     with store.write() as tx:
         insert_skus(tx.connection, tables.view_pending, iter(states), chunk=3)
     assert _read(store, tables.view_pending) == {s.sku: s for s in states}
+
+
+def _shapes() -> list[SkuState]:
+    """A SKU of each shape the scratch insert tells apart: never sent (only just changed),
+    at rest (accepted and linked, no job, no error), and neither (the full one: in a job)."""
+    never_sent = new_sku("acc", "MP", "never-sent")._replace(
+        stream_version=1, quantity=3, quantity_version=1, pending_since=2.5, changed_at=2.5
+    )
+    at_rest = new_sku("acc", "MP", "at-rest")._replace(
+        stream_version=3,
+        quantity=5,
+        quantity_version=2,
+        price="9.99",
+        currency="EUR",
+        price_version=2,
+        asin="B000000001",
+        condition="new_new",
+        listing_version=1,
+        acked_quantity=5,
+        acked_quantity_version=2,
+        acked_price="9.99",
+        acked_currency="EUR",
+        acked_price_version=2,
+        acked_listing_version=1,
+        linked_since=1.5e9,
+        changed_at=1.6e9,
+    )
+    return [*_states(), never_sent, at_rest]
+
+
+@pytest.mark.parametrize("table", [tables.sku_state, tables.view_pending], ids=lambda t: t.name)
+def test_rows_of_every_shape_are_inserted_exactly(store: EventStore, table: sa.Table) -> None:
+    states = _shapes()
+    with store.write() as tx:
+        insert_skus(tx.connection, table, states)
+    read = _read(store, table)
+    assert read == {s.sku: s for s in states}
+    for state in states:
+        assert [type(v) for v in read[state.sku]] == [type(v) for v in state], state.sku
+    with store.read() as connection:
+        kinds = dict(connection.execute(sa.select(table.c.sku, table.c.pending_kind)).all())
+    assert kinds == {s.sku: job_kind(s) for s in states}
+
+
+def test_sqlite_writes_the_defaults_of_quiet_rows_as_literals(tmp_path: Path) -> None:
+    """A row at rest or never sent binds none of its None and False defaults: the statement
+    carries them (``sqlite3`` would look up an adapter for each). SQLite's INSERT only:
+    PostgreSQL copies rows in its binary format."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'quiet.db'}")
+    migrate(engine)
+    store = EventStore(engine)
+    values: list[str] = []  # each INSERT's VALUES, as sent to the driver
+
+    def sent(*args: Any) -> None:
+        if args[2].startswith("INSERT"):
+            values.append(args[2].split(" VALUES ")[1])
+
+    with store.write() as tx:
+        sa.event.listen(tx.connection, "before_cursor_execute", sent)
+        insert_skus(tx.connection, tables.view_pending, _shapes())
+        sa.event.remove(tx.connection, "before_cursor_execute", sent)
+    engine.dispose()
+    literals = sorted((v.count("NULL"), v.count("0"), v.count("?")) for v in values)
+    assert literals == [(0, 0, 42), (7, 2, 33), (13, 2, 27)]  # whole, at rest, never sent
