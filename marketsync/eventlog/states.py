@@ -132,7 +132,8 @@ class _Quiet:
         self.constants: bulk.Constants = tuple(zip(fields, self.defaults, strict=True))
 
     def holds(self, state: SkuState) -> bool:
-        return bool(self.fields(state) == self.defaults)  # None, False: compared by identity
+        # a field holding its default is that very object (None, False): identity settles it
+        return bool(self.fields(state) == self.defaults)
 
     def row(self, state: SkuState) -> tuple[Any, ...]:
         """``state``'s row in :attr:`columns` order."""
@@ -179,9 +180,9 @@ def insert_skus(
     (callgrind). Any other row is written whole.
     """
     states = iter(states)
-    sqlite = connection.dialect.name == "sqlite"
+    on_sqlite = connection.dialect.name == "sqlite"
     while batch := list(islice(states, chunk)):
-        if not sqlite:
+        if not on_sqlite:
             bulk.append(connection, table, SKU_ROW_COLUMNS, [sku_values(s) for s in batch])
             continue
         never_sent: list[tuple[Any, ...]] = []
