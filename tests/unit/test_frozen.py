@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
 import pytest
 
+from marketsync import jsoncodec
 from marketsync.domain import events
 from marketsync.frozen import from_mapping, quick_init
 from marketsync.schemas import storefront
@@ -175,7 +175,8 @@ FromMapping = from_mapping(Quick)
 
 def _decoded(mapping: dict[str, Any]) -> dict[str, Any]:
     """``mapping`` with keys that are not the interned parameter names, as JSON gives them."""
-    return orjson.loads(orjson.dumps(mapping))  # type: ignore[no-any-return]
+    decoded: dict[str, Any] = jsoncodec.loads(jsoncodec.dumps(mapping))
+    return decoded
 
 
 def test_from_mapping_builds_what_the_keyword_call_builds() -> None:
