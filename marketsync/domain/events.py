@@ -29,7 +29,7 @@ R = TypeVar("R", bound=type)
 BUILDERS: dict[type, Callable[[Mapping[str, Any]], Any]] = {}
 
 
-def record(cls: R) -> R:
+def log_record(cls: R) -> R:
     """A frozen, slotted record class read from the log: give it :func:`quick_init`'s
     constructor, and register how to build it from its fields' mapping."""
     quick_init(cls)
@@ -44,7 +44,7 @@ def event_type(name: str) -> Callable[[type[E]], type[E]]:
     def register(cls: type[E]) -> type[E]:
         if name in EVENT_TYPES:
             raise ValueError(f"event type {name} registered twice")
-        record(cls)
+        log_record(cls)
         cls.type_name = name
         cls.field_names = tuple(f.name for f in dataclasses.fields(cls))
         EVENT_TYPES[name] = cls
@@ -188,7 +188,7 @@ class ResendRequested(Event):
 # --- jobs (stream: one per job) --------------------------------------------------------
 
 
-@record
+@log_record
 @dataclass(frozen=True, kw_only=True, slots=True)
 class JobItem:
     """One SKU a job carries, with the versions of the values it sends.
@@ -211,7 +211,7 @@ class JobItem:
     price_version: int | None = None
 
 
-@record
+@log_record
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ItemRejection:
     sku: str
