@@ -21,7 +21,7 @@ BATCH = 10_000
 
 
 def upgrade() -> None:
-    from marketsync.domain.events import stream_shard
+    from marketsync.domain.events import SKU_STREAM, stream_shard
 
     op.add_column("events", sa.Column("shard", sa.Integer(), nullable=True))
     bind = op.get_bind()
@@ -35,7 +35,7 @@ def upgrade() -> None:
     while True:
         rows = bind.execute(
             sa.select(events.c.position, events.c.stream)
-            .where(events.c.position > after, events.c.stream.startswith("sku:"))
+            .where(events.c.position > after, events.c.stream.startswith(SKU_STREAM))
             .order_by(events.c.position)
             .limit(BATCH)
         ).all()
